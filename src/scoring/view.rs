@@ -1,0 +1,370 @@
+//! Reading scores as of a time: one cell, the cells of a box, the ranked hotspots, and the
+//! drivers that explain each number.
+
+use std::cmp::Ordering;
+
+use h3o::{CellIndex, Resolution};
+use uuid::Uuid;
+
+use super::engine::{Engine, Entry};
+use super::state::{CellAccum, ScoreState};
+use crate::domain::{BBox, Category, HOUR_MS, Millis};
+use crate::index::grid;
+
+/// Risk level, from the score thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskLevel {
+    /// Below the `elevated` threshold.
+    Low,
+    /// Worth watching.
+    Elevated,
+    /// Act: plan a response.
+    High,
+    /// Act now.
+    Critical,
+}
+
+impl RiskLevel {
+    /// The wire slug.
+    #[must_use]
+    pub const fn slug(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Elevated => "elevated",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+
+    /// Level of a score given the `[elevated, high, critical]` thresholds.
+    #[must_use]
+    pub fn from_score(score: f64, thresholds: [f64; 3]) -> Self {
+        if score >= thresholds[2] {
+            Self::Critical
+        } else if score >= thresholds[1] {
+            Self::High
+        } else if score >= thresholds[0] {
+            Self::Elevated
+        } else {
+            Self::Low
+        }
+    }
+}
+
+/// Short intensity now against the same `trend_window_h` earlier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trend {
+    /// Up by more than the trend ratio.
+    Rising,
+    /// Within the ratio either way.
+    Steady,
+    /// Down by more than the ratio (no new reports: decay alone reads as falling).
+    Falling,
+}
+
+impl Trend {
+    /// The wire slug.
+    #[must_use]
+    pub const fn slug(self) -> &'static str {
+        match self {
+            Self::Rising => "rising",
+            Self::Steady => "steady",
+            Self::Falling => "falling",
+        }
+    }
+}
+
+/// Every number of one cell at one time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellScore {
+    /// The cell.
+    pub cell: CellIndex,
+    /// Risk score 0–100.
+    pub score: f64,
+    /// Level from the score.
+    pub level: RiskLevel,
+    /// Short intensity λ (decayed weight, short half-life).
+    pub intensity: f64,
+    /// Expected short intensity from the baseline μ (long half-life) plus the prior.
+    pub expected: f64,
+    /// Poisson-style anomaly: (λ − expected) / √expected.
+    pub anomaly_z: f64,
+    /// Getis-Ord Gi* z over the study area (`None` outside it or when undefined).
+    pub gi_z: Option<f64>,
+    /// `gi_z ≥ gi_hot_z`.
+    pub hot: bool,
+    /// Rising, steady or falling.
+    pub trend: Trend,
+    /// Non-debunked reports behind the cell.
+    pub reports: u32,
+    /// Peace (damping) intensity.
+    pub peace: f64,
+    /// Mean short intensity of the ring neighbours.
+    pub neighbour_intensity: f64,
+    /// Cell centre (lon, lat).
+    pub centre: (f64, f64),
+}
+
+/// What drives a cell's score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drivers {
+    /// Risk categories by share of the short intensity, largest first (at most 3).
+    pub top_categories: Vec<(Category, f64)>,
+    /// The reports contributing most to the short intensity now, largest first (at most 5).
+    pub top_reports: Vec<(Uuid, f64)>,
+    /// The latest `occurred_at` among the counted reports.
+    pub last_report: Option<Millis>,
+}
+
+/// One entry of a hotspot list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hotspot {
+    /// 1-based rank.
+    pub rank: usize,
+    /// The cell's numbers.
+    pub score: CellScore,
+    /// Why.
+    pub drivers: Drivers,
+}
+
+enum StateRef<'a> {
+    Live(&'a ScoreState),
+    Replay(Box<ScoreState>),
+}
+
+/// Scores as of one time. Cheap to create for live queries; a replay owns its batch state.
+pub struct View<'a> {
+    engine: &'a Engine,
+    state: StateRef<'a>,
+    t: Millis,
+}
+
+const TOP_CATEGORIES: usize = 3;
+const TOP_REPORTS: usize = 5;
+
+impl<'a> View<'a> {
+    pub(crate) fn live(engine: &'a Engine, t: Millis) -> Self {
+        Self { engine, state: StateRef::Live(engine.live_state()), t }
+    }
+
+    pub(crate) fn replay(engine: &'a Engine, state: ScoreState, t: Millis) -> Self {
+        Self { engine, state: StateRef::Replay(Box::new(state)), t }
+    }
+
+    fn state(&self) -> &ScoreState {
+        match &self.state {
+            StateRef::Live(s) => s,
+            StateRef::Replay(s) => s,
+        }
+    }
+
+    /// The time of this view (ms).
+    #[must_use]
+    pub fn time(&self) -> Millis {
+        self.t
+    }
+
+    /// True when this view recomputed a past state.
+    #[must_use]
+    pub fn is_replay(&self) -> bool {
+        matches!(self.state, StateRef::Replay(_))
+    }
+
+    fn accum(&self, cell: CellIndex) -> Option<&CellAccum> {
+        grid::slot(cell.resolution()).and_then(|s| self.state().level(s).get(&cell))
+    }
+
+    /// The score of any cell at a scored resolution (all zeros for a cell without reports);
+    /// `None` for a resolution outside 5–9.
+    #[must_use]
+    pub fn cell(&self, cell: CellIndex) -> Option<CellScore> {
+        let res = cell.resolution();
+        grid::slot(res)?;
+        let engine = self.engine;
+        let k = engine.params().k_ring;
+        let cache = self.state().cache(res, engine.area(), k);
+        let (nsum, ncount, gi) = cache.cells.get(&cell).copied().unwrap_or_else(|| {
+            // A cell without reports: its neighbourhood, computed on demand.
+            let level = self.state().level(grid::slot(res).unwrap_or(0));
+            let (mut nsum, mut ncount, mut local, mut in_area) = (0.0, 0u32, 0.0, 0usize);
+            for j in cell.grid_disk_safe(k) {
+                let x = level.get(&j).map_or(0.0, |a| a.short);
+                if j != cell {
+                    nsum += x;
+                    ncount += 1;
+                }
+                if engine.area().contains(j) {
+                    local += x;
+                    in_area += 1;
+                }
+            }
+            (nsum, ncount, if engine.area().contains(cell) { cache.gi.z(local, in_area) } else { None })
+        });
+        let mut score = self.base_score(res, cell, self.accum(cell), nsum, ncount, gi);
+        score.trend = self.trend(cell, score.intensity);
+        Some(score)
+    }
+
+    /// The score without the trend (which needs the cell's reports).
+    fn base_score(
+        &self,
+        res: Resolution,
+        cell: CellIndex,
+        acc: Option<&CellAccum>,
+        nsum: f64,
+        ncount: u32,
+        gi_z: Option<f64>,
+    ) -> CellScore {
+        let p = self.engine.params();
+        let (fs, fl) = self.state().factors(self.t, p);
+        let (short, long, peace, counted) = acc.map_or((0.0, 0.0, 0.0, 0), |a| (a.short, a.long, a.peace, a.counted));
+        let intensity = short * fs;
+        let baseline = long * fl;
+        let peace = peace * fs;
+        let expected = baseline * (p.short_half_life_h / p.long_half_life_h) + p.prior_at(res);
+        let anomaly_z = (intensity - expected) / expected.sqrt();
+        let neighbour_intensity = if ncount == 0 { 0.0 } else { nsum * fs / f64::from(ncount) };
+        let context = intensity + p.spill * neighbour_intensity;
+        let damping = p.peace_scale / (p.peace_scale + peace);
+        let score = 100.0 * (1.0 - (-context * damping / p.scale_at(res)).exp());
+        CellScore {
+            cell,
+            score,
+            level: RiskLevel::from_score(score, p.level_thresholds),
+            intensity,
+            expected,
+            anomaly_z,
+            gi_z,
+            hot: gi_z.is_some_and(|z| z >= p.gi_hot_z),
+            trend: Trend::Steady,
+            reports: counted,
+            peace,
+            neighbour_intensity,
+            centre: acc.map_or_else(|| grid::centre(cell), |a| a.centre),
+        }
+    }
+
+    fn keys(&self, cell: CellIndex) -> impl Iterator<Item = &Entry> {
+        self.accum(cell).into_iter().flat_map(|a| a.keys.iter()).map(|k| self.engine.entry(*k))
+    }
+
+    #[expect(clippy::cast_precision_loss, reason = "millisecond spans are far below 2^52")]
+    fn decayed(&self, e: &Entry, at: Millis) -> f64 {
+        let p = self.engine.params();
+        let h = p.short_half_life_h * HOUR_MS as f64;
+        p.contribution(e.category, e.severity, e.verification).risk * (-((at - e.event()) as f64) / h).exp2()
+    }
+
+    /// Rising/steady/falling: λ(t) against λ(t − window) from the reports received by then.
+    fn trend(&self, cell: CellIndex, now: f64) -> Trend {
+        let p = self.engine.params();
+        #[expect(clippy::cast_possible_truncation, reason = "windows of hours fit in i64 ms")]
+        let earlier = self.t - (p.trend_window_h * 3_600_000.0) as Millis;
+        let before: f64 = self.keys(cell).filter(|e| e.received <= earlier).map(|e| self.decayed(e, earlier)).sum();
+        let noise = 1e-3 * p.score_scale;
+        if now > before * p.trend_ratio && now - before > noise {
+            Trend::Rising
+        } else if now * p.trend_ratio < before && before - now > noise {
+            Trend::Falling
+        } else {
+            Trend::Steady
+        }
+    }
+
+    /// What drives a cell's score now.
+    #[must_use]
+    pub fn drivers(&self, cell: CellIndex) -> Drivers {
+        let mut by_category = vec![0.0; Category::ALL.len()];
+        let mut reports: Vec<(Uuid, f64)> = Vec::new();
+        let mut last: Option<Millis> = None;
+        let p = self.engine.params();
+        for e in self.keys(cell) {
+            let c = p.contribution(e.category, e.severity, e.verification);
+            if !c.counted {
+                continue;
+            }
+            last = Some(last.map_or(e.occurred, |l| l.max(e.occurred)));
+            let w = self.decayed(e, self.t);
+            by_category[e.category.index()] += w;
+            if w > 0.0 {
+                reports.push((e.id, w));
+            }
+        }
+        let total: f64 = by_category.iter().sum();
+        let mut top_categories: Vec<(Category, f64)> = Category::ALL
+            .iter()
+            .map(|c| (*c, by_category[c.index()]))
+            .filter(|(_, w)| *w > 0.0)
+            .map(|(c, w)| (c, w / total))
+            .collect();
+        top_categories.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        top_categories.truncate(TOP_CATEGORIES);
+        reports.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        reports.truncate(TOP_REPORTS);
+        Drivers { top_categories, top_reports: reports, last_report: last }
+    }
+
+    /// Scores of every cell at `res` holding reports, optionally only those whose centre lies in
+    /// `bbox`, ordered by cell index.
+    #[must_use]
+    pub fn cells(&self, res: Resolution, bbox: Option<&BBox>) -> Vec<CellScore> {
+        let Some(slot) = grid::slot(res) else { return Vec::new() };
+        let engine = self.engine;
+        let cache = self.state().cache(res, engine.area(), engine.params().k_ring);
+        let mut out: Vec<CellScore> = self
+            .state()
+            .level(slot)
+            .iter()
+            .filter(|(_, acc)| bbox.is_none_or(|b| b.contains(acc.centre.0, acc.centre.1)))
+            .map(|(cell, acc)| {
+                let (nsum, ncount, gi) = cache.cells.get(cell).copied().unwrap_or((0.0, 0, None));
+                let mut s = self.base_score(res, *cell, Some(acc), nsum, ncount, gi);
+                s.trend = self.trend(*cell, s.intensity);
+                s
+            })
+            .collect();
+        out.sort_unstable_by_key(|s| s.cell);
+        out
+    }
+
+    /// The `limit` highest-scoring cells at `res` (centre in `bbox` if given), each with its
+    /// drivers. Ties break on more reports, then on the cell index, so the list is stable.
+    #[must_use]
+    pub fn hotspots(&self, res: Resolution, bbox: Option<&BBox>, limit: usize) -> Vec<Hotspot> {
+        let Some(slot) = grid::slot(res) else { return Vec::new() };
+        if limit == 0 {
+            return Vec::new();
+        }
+        let engine = self.engine;
+        let cache = self.state().cache(res, engine.area(), engine.params().k_ring);
+        let mut ranked: Vec<CellScore> = self
+            .state()
+            .level(slot)
+            .iter()
+            .filter(|(_, acc)| acc.counted > 0 && bbox.is_none_or(|b| b.contains(acc.centre.0, acc.centre.1)))
+            .map(|(cell, acc)| {
+                let (nsum, ncount, gi) = cache.cells.get(cell).copied().unwrap_or((0.0, 0, None));
+                self.base_score(res, *cell, Some(acc), nsum, ncount, gi)
+            })
+            .filter(|s| s.score > 0.0)
+            .collect();
+        let order = |a: &CellScore, b: &CellScore| -> Ordering {
+            b.score.total_cmp(&a.score).then(b.reports.cmp(&a.reports)).then(a.cell.cmp(&b.cell))
+        };
+        if ranked.len() > limit {
+            ranked.select_nth_unstable_by(limit - 1, order);
+            ranked.truncate(limit);
+        }
+        ranked.sort_unstable_by(order);
+        ranked
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut s)| {
+                s.trend = self.trend(s.cell, s.intensity);
+                Hotspot { rank: i + 1, drivers: self.drivers(s.cell), score: s }
+            })
+            .collect()
+    }
+}
