@@ -70,13 +70,17 @@ pg_test_stop() {
 
         say "stopping server (pid $pid) in $dir"
         if [ "$(id -u)" -eq 0 ] && [ "$owner" != root ]; then
-            runuser -u "$owner" -- "$bindir/pg_ctl" -D "$data" -m fast -w -t 60 stop >&2
+            runuser -u "$owner" -- "$bindir/pg_ctl" -s -D "$data" -m fast -w -t 60 stop >&2
         else
-            "$bindir/pg_ctl" -D "$data" -m fast -w -t 60 stop >&2
+            "$bindir/pg_ctl" -s -D "$data" -m fast -w -t 60 stop >&2
         fi
         rc=$?
         if [ -d "/proc/$pid" ] && [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$data" ]; then
             die "server pid $pid in $data is still running after pg_ctl stop (rc=$rc); see $dir/postgres.log"
+        fi
+        if [ -L "$dir/sock" ]; then # short /tmp socket dir (see pg_test_start)
+            old=$(readlink "$dir/sock")
+            case $old in /tmp/kinga-pg.*) rm -rf -- "$old" ;; esac
         fi
         say "stopped"
         exit 0
@@ -86,19 +90,23 @@ pg_test_stop() {
 pg_test_start() {
     local url
     url=$(
-        exec 3>&1 1>&2 # stdout carries only the URL (fd 3); all chatter to stderr
+        # stdout carries only the URL (via fd 3); all chatter goes to stderr.
+        # Anything that may leave a daemon behind (pg_ctl start, apt-get)
+        # runs with `3>&-`, or the daemon would hold the $(...) pipe open
+        # and pg_test_start would never return.
+        exec 3>&1 1>&2
         set +e         # the caller may run with `set -e`; failures are handled explicitly
         die() { printf '[pg-test] ERROR: %s\n' "$*" >&2; exit 1; }
         say() { printf '[pg-test] %s\n' "$*" >&2; }
 
         [ "$#" -eq 1 ] && [ -n "$1" ] || die "usage: pg_test_start DIR (a directory under target/)"
-        mkdir -p -- "$1" || die "cannot create $1"
-        dir=$(cd -- "$1" && pwd -P) || die "cannot resolve $1"
+        dir=$(realpath -m -- "$1") || die "cannot resolve $1"
         # DIR is wiped below: refuse anything that is not inside a target/ dir.
         case $dir in
             */target/?*) ;;
             *) die "refusing to use $dir: DIR must be a directory under the repo's target/" ;;
         esac
+        mkdir -p -- "$dir" || die "cannot create $dir"
         cd / || die "cannot cd /" # postgres binaries must be able to getcwd()
         t0=$SECONDS
 
@@ -114,12 +122,12 @@ pg_test_start() {
             say "PostGIS missing: installing postgresql-15-postgis-3 with apt-get (takes a minute)"
             aptlog=$(mktemp /tmp/kinga-pg-apt.XXXXXX) || die "mktemp failed"
             export DEBIAN_FRONTEND=noninteractive
-            if ! apt-get -o DPkg::Lock::Timeout=300 update </dev/null >"$aptlog" 2>&1; then
+            if ! apt-get -o DPkg::Lock::Timeout=300 update </dev/null >"$aptlog" 2>&1 3>&-; then
                 tail -n 20 "$aptlog" >&2
                 die "apt-get update failed (full log: $aptlog)"
             fi
             if ! apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends \
-                postgresql-15-postgis-3 </dev/null >>"$aptlog" 2>&1; then
+                postgresql-15-postgis-3 </dev/null >>"$aptlog" 2>&1 3>&-; then
                 tail -n 20 "$aptlog" >&2
                 die "apt-get install postgresql-15-postgis-3 failed (full log: $aptlog)"
             fi
@@ -223,7 +231,7 @@ logging_collector = off
 EOF
 
         # --- 3. start and wait until ready ---
-        if ! as_pg "$bindir/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 start >/dev/null; then
+        if ! as_pg "$bindir/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 start </dev/null >/dev/null 3>&-; then
             tail -n 20 "$dir/postgres.log" >&2
             die "pg_ctl start failed (log: $dir/postgres.log)"
         fi

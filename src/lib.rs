@@ -7,3 +7,5 @@
 pub mod domain;
 pub mod index;
 pub mod scoring;
+/// Durable storage behind one trait.
+pub mod store;

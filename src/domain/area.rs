@@ -1,6 +1,6 @@
 //! Areas on the globe: query boxes (which may cross the antimeridian) and the deployment region.
 
-use geo::{Contains, Coord, Intersects, LineString, MultiPolygon, Point, Polygon, Rect};
+use geo::{Coord, Intersects, LineString, MultiPolygon, Point, Polygon, Rect};
 
 /// A `minLon,minLat,maxLon,maxLat` box (RFC 7946 §5). West > east means it crosses the
 /// antimeridian.
@@ -144,6 +144,8 @@ impl BBox {
 pub struct Region {
     shape: MultiPolygon<f64>,
     bounds: BBox,
+    /// True when the region is exactly its bounding box (no polygon test needed).
+    is_box: bool,
 }
 
 impl Region {
@@ -151,7 +153,7 @@ impl Region {
     #[must_use]
     pub fn from_bbox(bbox: BBox) -> Self {
         let shape = MultiPolygon::new(bbox.parts().into_iter().map(|r| r.to_polygon()).collect());
-        Self { shape, bounds: bbox }
+        Self { shape, bounds: bbox, is_box: true }
     }
 
     /// A region from polygons in lon/lat. Rings are closed by `geo` if needed.
@@ -167,7 +169,7 @@ impl Region {
             }
         }
         let (w, s, e, n) = bounds.ok_or(BBoxError::OutOfRange)?;
-        Ok(Self { bounds: BBox::new(w, s, e, n)?, shape })
+        Ok(Self { bounds: BBox::new(w, s, e, n)?, shape, is_box: false })
     }
 
     /// Parses `minLon,minLat,maxLon,maxLat` into a box region.
@@ -191,8 +193,12 @@ impl Region {
         if !self.bounds.contains(lon, lat) {
             return false;
         }
+        if self.is_box {
+            return true;
+        }
+        // `intersects` holds for interior and boundary points alike.
         let p = Point::new(lon, lat);
-        self.shape.iter().any(|poly| poly.contains(&p) || poly.intersects(&p))
+        self.shape.iter().any(|poly| poly.intersects(&p))
     }
 
     /// The region's polygons.

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::{Category, FieldError, Region, Severity, Source, ValidationErrors, Verification, parse_timestamp};
+use super::{
+    Category, FieldError, Region, Severity, Source, ValidationErrors, Verification, parse_timestamp, truncate_micros,
+};
 
 /// Longest accepted `description`, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
@@ -265,7 +267,7 @@ impl ReportInput {
             // Unreachable: each `None` above recorded an error.
             return Err(ValidationErrors(vec![FieldError::new("", "invalid", "invalid report")]));
         };
-        let received_at = if rules.backfill { occurred_at } else { rules.now };
+        let received_at = if rules.backfill { occurred_at } else { truncate_micros(rules.now) };
         Ok(Report {
             id: id.unwrap_or_else(Uuid::now_v7),
             lon,
@@ -329,8 +331,8 @@ impl Report {
             id: p.id,
             lon: if p.lon == 180.0 { -180.0 } else { p.lon },
             lat: p.lat,
-            occurred_at: p.occurred_at,
-            received_at: p.received_at,
+            occurred_at: truncate_micros(p.occurred_at),
+            received_at: truncate_micros(p.received_at),
             category: p.category,
             severity: p.severity,
             source: p.source,
@@ -407,7 +409,7 @@ impl Report {
     }
     /// Overrides `received_at` (backfill imports and the store's own clock).
     pub fn set_received_at(&mut self, t: DateTime<Utc>) {
-        self.received_at = t;
+        self.received_at = truncate_micros(t);
     }
 
     /// True when the client-visible content equals `other`'s: what an idempotent replay compares

@@ -21,10 +21,17 @@ pub enum TimestampError {
     Invalid,
 }
 
+/// Drops sub-microsecond digits: kinga keeps time to the microsecond, which both stores hold
+/// exactly, so a replayed report compares equal to the stored one.
+#[must_use]
+pub fn truncate_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.with_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t)
+}
+
 /// Parses an RFC 3339 timestamp that carries an offset, returning it in UTC.
 ///
-/// Accepts a space or lower-case `t` as separator and lower-case `z`; truncates more than nine
-/// fractional digits; clamps a leap second (`:60`) to `:59`. Rejects a missing offset, a bare
+/// Accepts a space or lower-case `t` as separator and lower-case `z`; keeps microseconds and
+/// truncates finer digits; clamps a leap second (`:60`) to `:59`. Rejects a missing offset, a bare
 /// date, impossible dates and years beyond 9999.
 ///
 /// ```
@@ -44,9 +51,10 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, TimestampError> {
     let nanos = utc.nanosecond();
     if nanos >= 1_000_000_000 {
         // chrono represents a leap second as nanosecond ≥ 1e9 of second 59.
-        return utc.with_nanosecond(nanos - 1_000_000_000).ok_or(TimestampError::Invalid);
+        let clamped = utc.with_nanosecond(nanos - 1_000_000_000).ok_or(TimestampError::Invalid)?;
+        return Ok(truncate_micros(clamped));
     }
-    Ok(utc)
+    Ok(truncate_micros(utc))
 }
 
 /// Converts to engine milliseconds.

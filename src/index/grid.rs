@@ -3,10 +3,10 @@
 //! kinga indexes every report at [`BASE_RESOLUTION`] (9, ≈ 0.1 km², about the 200–400 m
 //! near-repeat radius with its ring) and aggregates up to [`COARSEST_RESOLUTION`] (5).
 
-use std::collections::HashSet;
 
 use h3o::geom::{ContainmentMode, TilerBuilder};
 use h3o::{CellIndex, LatLng, Resolution};
+use rustc_hash::FxHashSet;
 
 use crate::domain::{BBox, Region};
 
@@ -80,7 +80,7 @@ pub fn margin_degrees(res: Resolution) -> f64 {
 /// region, as H3's standard polygon fill gives them). Gi* runs over exactly these cells.
 #[derive(Debug, Clone)]
 pub struct StudyArea {
-    cells: [HashSet<CellIndex>; 5],
+    cells: [FxHashSet<CellIndex>; 5],
     bounds: BBox,
 }
 
@@ -103,7 +103,7 @@ impl StudyArea {
                 // A polygon h3o rejects (degenerate) contributes no cell.
                 let _ = tiler.add(poly.clone());
             }
-            tiler.into_coverage().collect::<HashSet<_>>()
+            tiler.into_coverage().collect::<FxHashSet<_>>()
         });
         Self { cells, bounds: region.bounds() }
     }

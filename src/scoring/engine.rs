@@ -215,7 +215,11 @@ impl Engine {
     /// batches rebuild the R-tree in one bulk load instead of inserting point by point.
     pub fn extend<'a>(&mut self, reports: impl IntoIterator<Item = &'a Report>) -> usize {
         let first = self.entries.len();
-        let mut keys = Vec::new();
+        let reports = reports.into_iter();
+        let hint = reports.size_hint().0;
+        self.entries.reserve(hint);
+        self.by_id.reserve(hint);
+        let mut keys = Vec::with_capacity(hint);
         for r in reports {
             if let Ok(key) = self.push_entry(r) {
                 keys.push(key);

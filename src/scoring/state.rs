@@ -45,13 +45,88 @@ impl CellAccum {
     }
 }
 
+/// One active cell with everything a score needs, copied flat for fast scans.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Row {
+    /// The cell.
+    pub cell: CellIndex,
+    /// Accumulators (reference units).
+    pub short: f64,
+    /// Long accumulator.
+    pub long: f64,
+    /// Peace accumulator.
+    pub peace: f64,
+    /// Counted reports.
+    pub counted: u32,
+    /// Centre (lon, lat).
+    pub centre: (f64, f64),
+    /// Sum of the ring neighbours' short accumulators.
+    pub nsum: f64,
+    /// Number of ring neighbours.
+    pub ncount: u32,
+    /// Gi* z (scale-invariant, so valid at any time of this state).
+    pub gi_z: Option<f64>,
+}
+
 /// Per-resolution values that depend on the whole state, computed lazily once per version.
 #[derive(Debug)]
 pub(crate) struct ResCache {
-    /// Gi* statistics of the study area, in reference units (Gi* is scale-invariant).
+    /// Gi* statistics of the study area on values divided by `max_short` (Gi* is
+    /// scale-invariant; normalising keeps squares of tiny decayed values from underflowing).
     pub gi: GiStats,
-    /// Per active cell: (sum of neighbours' short, neighbour count, Gi* z).
-    pub cells: FxHashMap<CellIndex, (f64, u32, Option<f64>)>,
+    /// The largest short accumulator of a study-area cell (reference units).
+    pub max_short: f64,
+    /// Every active cell.
+    pub rows: Vec<Row>,
+    /// Cell → position in `rows`.
+    pub by_cell: FxHashMap<CellIndex, u32>,
+}
+
+impl ResCache {
+    /// The neighbourhood of any cell: (neighbour sum, neighbour count, Gi* z); computed on demand
+    /// for a cell without reports.
+    pub fn neighbourhood(
+        &self,
+        cell: CellIndex,
+        level: &FxHashMap<CellIndex, CellAccum>,
+        area: &StudyArea,
+        k: u32,
+    ) -> (f64, u32, Option<f64>) {
+        if let Some(i) = self.by_cell.get(&cell) {
+            let r = &self.rows[*i as usize];
+            return (r.nsum, r.ncount, r.gi_z);
+        }
+        neighbourhood(cell, level, area, k, &self.gi, self.scale())
+    }
+
+    /// Factor that normalises short accumulators for Gi*.
+    fn scale(&self) -> f64 {
+        if self.max_short > 0.0 { 1.0 / self.max_short } else { 1.0 }
+    }
+}
+
+fn neighbourhood(
+    cell: CellIndex,
+    level: &FxHashMap<CellIndex, CellAccum>,
+    area: &StudyArea,
+    k: u32,
+    gi: &GiStats,
+    scale: f64,
+) -> (f64, u32, Option<f64>) {
+    let (mut nsum, mut ncount, mut local, mut in_area) = (0.0, 0u32, 0.0, 0usize);
+    for j in cell.grid_disk_safe(k) {
+        let x = level.get(&j).map_or(0.0, |a| a.short);
+        if j != cell {
+            nsum += x;
+            ncount += 1;
+        }
+        if area.contains(j) {
+            local += x * scale;
+            in_area += 1;
+        }
+    }
+    let z = if area.contains(cell) { gi.z(local, in_area) } else { None };
+    (nsum, ncount, z)
 }
 
 /// Accumulators for every scored resolution.
@@ -174,34 +249,41 @@ impl ScoreState {
         let slot = grid::slot(res).unwrap_or(0);
         self.caches[slot].get_or_init(|| {
             let level = &self.levels[slot];
+            let max_short = level
+                .iter()
+                .filter(|(cell, _)| area.contains(**cell))
+                .map(|(_, acc)| acc.short)
+                .fold(0.0, f64::max);
+            let scale = if max_short > 0.0 { 1.0 / max_short } else { 1.0 };
             let (mut sum, mut sum_sq) = (0.0, 0.0);
             for (cell, acc) in level {
                 if area.contains(*cell) {
-                    sum += acc.short;
-                    sum_sq += acc.short * acc.short;
+                    let x = acc.short * scale;
+                    sum += x;
+                    sum_sq += x * x;
                 }
             }
             let gi = GiStats::new(area.len(res), sum, sum_sq);
-            let cells = level
-                .keys()
-                .map(|cell| {
-                    let (mut nsum, mut ncount, mut local, mut in_area) = (0.0, 0u32, 0.0, 0usize);
-                    for j in cell.grid_disk_safe(k) {
-                        let x = level.get(&j).map_or(0.0, |a| a.short);
-                        if j != *cell {
-                            nsum += x;
-                            ncount += 1;
-                        }
-                        if area.contains(j) {
-                            local += x;
-                            in_area += 1;
-                        }
+            let rows: Vec<Row> = level
+                .iter()
+                .map(|(cell, acc)| {
+                    let (nsum, ncount, gi_z) = neighbourhood(*cell, level, area, k, &gi, scale);
+                    Row {
+                        cell: *cell,
+                        short: acc.short,
+                        long: acc.long,
+                        peace: acc.peace,
+                        counted: acc.counted,
+                        centre: acc.centre,
+                        nsum,
+                        ncount,
+                        gi_z,
                     }
-                    let z = if area.contains(*cell) { gi.z(local, in_area) } else { None };
-                    (*cell, (nsum, ncount, z))
                 })
                 .collect();
-            ResCache { gi, cells }
+            #[expect(clippy::cast_possible_truncation, reason = "cells per level are far below 2^32")]
+            let by_cell = rows.iter().enumerate().map(|(i, r)| (r.cell, i as u32)).collect();
+            ResCache { gi, max_short, rows, by_cell }
         })
     }
 }

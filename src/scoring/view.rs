@@ -7,7 +7,7 @@ use h3o::{CellIndex, Resolution};
 use uuid::Uuid;
 
 use super::engine::{Engine, Entry};
-use super::state::{CellAccum, ScoreState};
+use super::state::{CellAccum, Row, ScoreState};
 use crate::domain::{BBox, Category, HOUR_MS, Millis};
 use crate::index::grid;
 
@@ -129,6 +129,11 @@ pub struct Hotspot {
     pub drivers: Drivers,
 }
 
+/// Drops Gi* when the study area's largest intensity now is negligible.
+fn gate(row: Row, max_intensity: f64) -> Row {
+    if max_intensity < GI_MIN_INTENSITY { Row { gi_z: None, ..row } } else { row }
+}
+
 enum StateRef<'a> {
     Live(&'a ScoreState),
     Replay(Box<ScoreState>),
@@ -141,6 +146,9 @@ pub struct View<'a> {
     t: Millis,
 }
 
+/// Below this largest intensity in the study area (weight units) nothing is going on and Gi*
+/// is not reported: it would only rank decay residue.
+const GI_MIN_INTENSITY: f64 = 1e-9;
 const TOP_CATEGORIES: usize = 3;
 const TOP_REPORTS: usize = 5;
 
@@ -181,68 +189,57 @@ impl<'a> View<'a> {
     #[must_use]
     pub fn cell(&self, cell: CellIndex) -> Option<CellScore> {
         let res = cell.resolution();
-        grid::slot(res)?;
+        let slot = grid::slot(res)?;
         let engine = self.engine;
         let k = engine.params().k_ring;
         let cache = self.state().cache(res, engine.area(), k);
-        let (nsum, ncount, gi) = cache.cells.get(&cell).copied().unwrap_or_else(|| {
-            // A cell without reports: its neighbourhood, computed on demand.
-            let level = self.state().level(grid::slot(res).unwrap_or(0));
-            let (mut nsum, mut ncount, mut local, mut in_area) = (0.0, 0u32, 0.0, 0usize);
-            for j in cell.grid_disk_safe(k) {
-                let x = level.get(&j).map_or(0.0, |a| a.short);
-                if j != cell {
-                    nsum += x;
-                    ncount += 1;
-                }
-                if engine.area().contains(j) {
-                    local += x;
-                    in_area += 1;
-                }
-            }
-            (nsum, ncount, if engine.area().contains(cell) { cache.gi.z(local, in_area) } else { None })
-        });
-        let mut score = self.base_score(res, cell, self.accum(cell), nsum, ncount, gi);
+        let level = self.state().level(slot);
+        let (nsum, ncount, gi_z) = cache.neighbourhood(cell, level, engine.area(), k);
+        let acc = level.get(&cell);
+        let row = Row {
+            cell,
+            short: acc.map_or(0.0, |a| a.short),
+            long: acc.map_or(0.0, |a| a.long),
+            peace: acc.map_or(0.0, |a| a.peace),
+            counted: acc.map_or(0, |a| a.counted),
+            centre: acc.map_or_else(|| grid::centre(cell), |a| a.centre),
+            nsum,
+            ncount,
+            gi_z,
+        };
+        let factors = self.state().factors(self.t, engine.params());
+        let row = gate(row, cache.max_short * factors.0);
+        let mut score = self.score_row(res, &row, factors);
         score.trend = self.trend(cell, score.intensity);
         Some(score)
     }
 
-    /// The score without the trend (which needs the cell's reports).
-    fn base_score(
-        &self,
-        res: Resolution,
-        cell: CellIndex,
-        acc: Option<&CellAccum>,
-        nsum: f64,
-        ncount: u32,
-        gi_z: Option<f64>,
-    ) -> CellScore {
+    /// The score of one row, without the trend (which needs the cell's reports).
+    fn score_row(&self, res: Resolution, row: &Row, (fs, fl): (f64, f64)) -> CellScore {
         let p = self.engine.params();
-        let (fs, fl) = self.state().factors(self.t, p);
-        let (short, long, peace, counted) = acc.map_or((0.0, 0.0, 0.0, 0), |a| (a.short, a.long, a.peace, a.counted));
-        let intensity = short * fs;
-        let baseline = long * fl;
-        let peace = peace * fs;
+        let intensity = row.short * fs;
+        let baseline = row.long * fl;
+        let peace = row.peace * fs;
         let expected = baseline * (p.short_half_life_h / p.long_half_life_h) + p.prior_at(res);
         let anomaly_z = (intensity - expected) / expected.sqrt();
-        let neighbour_intensity = if ncount == 0 { 0.0 } else { nsum * fs / f64::from(ncount) };
+        let neighbour_intensity = if row.ncount == 0 { 0.0 } else { row.nsum * fs / f64::from(row.ncount) };
         let context = intensity + p.spill * neighbour_intensity;
         let damping = p.peace_scale / (p.peace_scale + peace);
         let score = 100.0 * (1.0 - (-context * damping / p.scale_at(res)).exp());
         CellScore {
-            cell,
+            cell: row.cell,
             score,
             level: RiskLevel::from_score(score, p.level_thresholds),
             intensity,
             expected,
             anomaly_z,
-            gi_z,
-            hot: gi_z.is_some_and(|z| z >= p.gi_hot_z),
+            gi_z: row.gi_z,
+            hot: row.gi_z.is_some_and(|z| z >= p.gi_hot_z),
             trend: Trend::Steady,
-            reports: counted,
+            reports: row.counted,
             peace,
             neighbour_intensity,
-            centre: acc.map_or_else(|| grid::centre(cell), |a| a.centre),
+            centre: row.centre,
         }
     }
 
@@ -310,18 +307,19 @@ impl<'a> View<'a> {
     /// `bbox`, ordered by cell index.
     #[must_use]
     pub fn cells(&self, res: Resolution, bbox: Option<&BBox>) -> Vec<CellScore> {
-        let Some(slot) = grid::slot(res) else { return Vec::new() };
+        if grid::slot(res).is_none() {
+            return Vec::new();
+        }
         let engine = self.engine;
         let cache = self.state().cache(res, engine.area(), engine.params().k_ring);
-        let mut out: Vec<CellScore> = self
-            .state()
-            .level(slot)
+        let factors = self.state().factors(self.t, engine.params());
+        let mut out: Vec<CellScore> = cache
+            .rows
             .iter()
-            .filter(|(_, acc)| bbox.is_none_or(|b| b.contains(acc.centre.0, acc.centre.1)))
-            .map(|(cell, acc)| {
-                let (nsum, ncount, gi) = cache.cells.get(cell).copied().unwrap_or((0.0, 0, None));
-                let mut s = self.base_score(res, *cell, Some(acc), nsum, ncount, gi);
-                s.trend = self.trend(*cell, s.intensity);
+            .filter(|r| bbox.is_none_or(|b| b.contains(r.centre.0, r.centre.1)))
+            .map(|r| {
+                let mut s = self.score_row(res, &gate(*r, cache.max_short * factors.0), factors);
+                s.trend = self.trend(r.cell, s.intensity);
                 s
             })
             .collect();
@@ -329,29 +327,32 @@ impl<'a> View<'a> {
         out
     }
 
-    /// The `limit` highest-scoring cells at `res` (centre in `bbox` if given), each with its
-    /// drivers. Ties break on more reports, then on the cell index, so the list is stable.
+    /// The `limit` highest-risk cells at `res` (centre in `bbox` if given), each with its
+    /// drivers. Cells are ranked by their damped context intensity — the quantity the score is a
+    /// saturating function of, so the order is the score's order without ties at 100 — then by
+    /// more reports, then by cell index, so the list is stable.
     #[must_use]
     pub fn hotspots(&self, res: Resolution, bbox: Option<&BBox>, limit: usize) -> Vec<Hotspot> {
-        let Some(slot) = grid::slot(res) else { return Vec::new() };
-        if limit == 0 {
+        if grid::slot(res).is_none() || limit == 0 {
             return Vec::new();
         }
         let engine = self.engine;
-        let cache = self.state().cache(res, engine.area(), engine.params().k_ring);
-        let mut ranked: Vec<CellScore> = self
-            .state()
-            .level(slot)
+        let p = engine.params();
+        let cache = self.state().cache(res, engine.area(), p.k_ring);
+        let factors = self.state().factors(self.t, p);
+        let fs = factors.0;
+        let mut ranked: Vec<(f64, &Row)> = cache
+            .rows
             .iter()
-            .filter(|(_, acc)| acc.counted > 0 && bbox.is_none_or(|b| b.contains(acc.centre.0, acc.centre.1)))
-            .map(|(cell, acc)| {
-                let (nsum, ncount, gi) = cache.cells.get(cell).copied().unwrap_or((0.0, 0, None));
-                self.base_score(res, *cell, Some(acc), nsum, ncount, gi)
+            .filter(|r| r.counted > 0 && bbox.is_none_or(|b| b.contains(r.centre.0, r.centre.1)))
+            .map(|r| {
+                let spill = if r.ncount == 0 { 0.0 } else { p.spill * r.nsum / f64::from(r.ncount) };
+                ((r.short + spill) * p.peace_scale / (p.peace_scale + r.peace * fs), r)
             })
-            .filter(|s| s.score > 0.0)
+            .filter(|(key, _)| *key > 0.0)
             .collect();
-        let order = |a: &CellScore, b: &CellScore| -> Ordering {
-            b.score.total_cmp(&a.score).then(b.reports.cmp(&a.reports)).then(a.cell.cmp(&b.cell))
+        let order = |a: &(f64, &Row), b: &(f64, &Row)| -> Ordering {
+            b.0.total_cmp(&a.0).then(b.1.counted.cmp(&a.1.counted)).then(a.1.cell.cmp(&b.1.cell))
         };
         if ranked.len() > limit {
             ranked.select_nth_unstable_by(limit - 1, order);
@@ -361,9 +362,10 @@ impl<'a> View<'a> {
         ranked
             .into_iter()
             .enumerate()
-            .map(|(i, mut s)| {
-                s.trend = self.trend(s.cell, s.intensity);
-                Hotspot { rank: i + 1, drivers: self.drivers(s.cell), score: s }
+            .map(|(i, (_, row))| {
+                let mut s = self.score_row(res, &gate(*row, cache.max_short * factors.0), factors);
+                s.trend = self.trend(row.cell, s.intensity);
+                Hotspot { rank: i + 1, drivers: self.drivers(row.cell), score: s }
             })
             .collect()
     }
