@@ -4,6 +4,14 @@
 //! Run: `cargo bench --bench engine`.
 
 #![allow(missing_docs, reason = "criterion's macros generate undocumented items")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "benchmark fixtures"
+)]
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -11,7 +19,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use h3o::Resolution;
-use kinga::domain::{Category, HOUR_MS, Region, Report, ReportInput, ValidationRules, default_deployment_start, to_millis};
+use kinga::domain::{
+    Category, HOUR_MS, Region, Report, ReportInput, ValidationRules, default_deployment_start, to_millis,
+};
 use kinga::index::StudyArea;
 use kinga::scoring::{Engine, ScoringParams};
 
@@ -32,7 +42,8 @@ fn inputs(n: usize) -> Vec<ReportInput> {
         .map(|i| {
             let (hx, hy) = hubs[i % hubs.len()];
             let spread = if i % 5 == 0 { 0.08 } else { 0.01 };
-            let t = start + chrono::Duration::milliseconds((i as f64 / n as f64 * 365.0 * 24.0 * HOUR_MS as f64) as i64);
+            let t =
+                start + chrono::Duration::milliseconds((i as f64 / n as f64 * 365.0 * 24.0 * HOUR_MS as f64) as i64);
             ReportInput {
                 lon: (hx + (next() - 0.5) * spread).clamp(34.41, 35.39),
                 lat: (hy + (next() - 0.5) * spread).clamp(-0.44, 0.04),

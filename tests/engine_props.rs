@@ -1,5 +1,15 @@
 //! Property tests of the scoring engine's invariants (DESIGN.md §3, issue 2).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::float_cmp,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    reason = "tests compare exact expected values and build small fixtures"
+)]
+
 use std::sync::OnceLock;
 
 use h3o::CellIndex;

@@ -152,7 +152,7 @@ impl Region {
     /// A region from a box (split in two if it crosses the antimeridian).
     #[must_use]
     pub fn from_bbox(bbox: BBox) -> Self {
-        let shape = MultiPolygon::new(bbox.parts().into_iter().map(|r| r.to_polygon()).collect());
+        let shape = MultiPolygon::new(bbox.parts().into_iter().map(geo::Rect::to_polygon).collect());
         Self { shape, bounds: bbox, is_box: true }
     }
 

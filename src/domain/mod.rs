@@ -17,5 +17,7 @@ pub use report::{
     MAX_DESCRIPTION_CHARS, MAX_FUTURE_SKEW, MAX_SHORT_TEXT_CHARS, MAX_TAGS, Report, ReportInput, ReportParts, Reporter,
     ValidationRules, field,
 };
-pub use time::{HOUR_MS, Millis, TimestampError, default_deployment_start, from_millis, parse_timestamp, to_millis, truncate_micros};
+pub use time::{
+    HOUR_MS, Millis, TimestampError, default_deployment_start, from_millis, parse_timestamp, to_millis, truncate_micros,
+};
 pub use values::{Severity, Source, Verification};

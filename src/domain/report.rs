@@ -124,6 +124,11 @@ pub mod field {
     pub const TAGS: &str = "/properties/tags";
 }
 
+/// Longitude 180 and -180 are one meridian (the same H3 cell): keep the one spelling.
+fn normalise_lon(lon: f64) -> f64 {
+    if lon >= 180.0 { -180.0 } else { lon }
+}
+
 fn check_text(errors: &mut ValidationErrors, pointer: &str, text: &str, max: usize) {
     if text.chars().count() > max {
         errors.push(pointer, "too_long", format!("must be at most {max} characters"));
@@ -162,6 +167,7 @@ impl ReportInput {
     ///
     /// # Errors
     /// [`ValidationErrors`] naming each bad field by its JSON pointer.
+    #[expect(clippy::too_many_lines, reason = "one check per field, in the order of the contract")]
     pub fn validate(self, rules: &ValidationRules<'_>) -> Result<Report, ValidationErrors> {
         let mut errors = ValidationErrors::default();
 
@@ -185,7 +191,7 @@ impl ReportInput {
             errors.push(field::LAT, "out_of_range", "latitude must be a finite number in [-90, 90]");
         }
         // Longitude 180 and -180 are one meridian; keep one spelling.
-        let lon = if self.lon == 180.0 { -180.0 } else { self.lon };
+        let lon = normalise_lon(self.lon);
         if lon_ok && lat_ok && !rules.region.contains(lon, self.lat) {
             errors.push(
                 field::COORDINATES,
@@ -329,7 +335,7 @@ impl Report {
         }
         Ok(Self {
             id: p.id,
-            lon: if p.lon == 180.0 { -180.0 } else { p.lon },
+            lon: normalise_lon(p.lon),
             lat: p.lat,
             occurred_at: truncate_micros(p.occurred_at),
             received_at: truncate_micros(p.received_at),

@@ -3,7 +3,6 @@
 //! kinga indexes every report at [`BASE_RESOLUTION`] (9, ≈ 0.1 km², about the 200–400 m
 //! near-repeat radius with its ring) and aggregates up to [`COARSEST_RESOLUTION`] (5).
 
-
 use h3o::geom::{ContainmentMode, TilerBuilder};
 use h3o::{CellIndex, LatLng, Resolution};
 use rustc_hash::FxHashSet;

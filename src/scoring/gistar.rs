@@ -7,8 +7,8 @@
 //! X̄ = Σx / n,   S = sqrt(Σx² / n − X̄²)
 //! ```
 //!
-//! With binary weights Σ w² = Σ w = c_i (the number of cells in i's neighbourhood), and the
-//! value equals PySAL `esda.G_Local(star=True, transform='B')`.
+//! With binary weights Σ w² = Σ w = `c_i` (the number of cells in i's neighbourhood), and the
+//! value equals `PySAL` `esda.G_Local(star=True, transform='B')`.
 
 /// Sums over the whole study area, computed once per query.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,6 +75,7 @@ pub fn gi_star(x: &[f64], neighbours: &[Vec<usize>]) -> Vec<Option<f64>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, clippy::unreadable_literal, reason = "exact expected values from the reference")]
 mod tests {
     use super::*;
 
@@ -88,7 +89,7 @@ mod tests {
             .map(|i| {
                 (0..pts.len())
                     .filter(|&j| {
-                        let d: f64 = ((pts[i].0 - pts[j].0) as f64).hypot(pts[i].1 - pts[j].1);
+                        let d = f64::hypot(pts[i].0 - pts[j].0, pts[i].1 - pts[j].1);
                         j != i && d <= 15.0
                     })
                     .collect()

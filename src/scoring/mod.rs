@@ -4,9 +4,11 @@
 //! [`Engine`] holds the reports and the live accumulators; [`Engine::at`] gives a [`View`] of
 //! every score as of a time. `docs/scoring.md` is the model's documentation.
 
+pub mod alerts;
 mod engine;
 mod gistar;
 mod params;
+pub mod patrol;
 mod state;
 mod view;
 

@@ -161,6 +161,7 @@ impl ScoringParams {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, clippy::unreadable_literal, reason = "exact expected values from the reference")]
 mod tests {
     use super::*;
 

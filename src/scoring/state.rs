@@ -25,11 +25,11 @@ pub const REBASE_HALF_LIVES: f64 = 64.0;
 /// One cell's accumulators.
 #[derive(Debug, Clone)]
 pub(crate) struct CellAccum {
-    /// Σ risk · 2^((e − t_ref)/h_short)
+    /// Σ risk · 2^((e − `t_ref)/h_short`)
     pub short: f64,
-    /// Σ risk · 2^((e − t_ref)/h_long)
+    /// Σ risk · 2^((e − `t_ref)/h_long`)
     pub long: f64,
-    /// Σ peace · 2^((e − t_ref)/h_short)
+    /// Σ peace · 2^((e − `t_ref)/h_short`)
     pub peace: f64,
     /// Reports behind the cell that are not debunked.
     pub counted: u32,
@@ -249,11 +249,8 @@ impl ScoreState {
         let slot = grid::slot(res).unwrap_or(0);
         self.caches[slot].get_or_init(|| {
             let level = &self.levels[slot];
-            let max_short = level
-                .iter()
-                .filter(|(cell, _)| area.contains(**cell))
-                .map(|(_, acc)| acc.short)
-                .fold(0.0, f64::max);
+            let max_short =
+                level.iter().filter(|(cell, _)| area.contains(**cell)).map(|(_, acc)| acc.short).fold(0.0, f64::max);
             let scale = if max_short > 0.0 { 1.0 / max_short } else { 1.0 };
             let (mut sum, mut sum_sq) = (0.0, 0.0);
             for (cell, acc) in level {

@@ -1,5 +1,7 @@
 //! Exact-value tests of the scorer: decay, weights, Gi*, a cell and its neighbour.
 
+#![allow(clippy::float_cmp, clippy::cast_precision_loss, reason = "exact expected values")]
+
 use chrono::{TimeZone, Utc};
 use uuid::Uuid;
 
@@ -210,4 +212,115 @@ fn twenty_years_of_data_stay_finite_and_rebase() {
     assert!(live.score.is_finite() && live.intensity.is_finite() && live.anomaly_z.is_finite());
     assert!((live.intensity - batch.intensity).abs() <= 1e-9 * batch.intensity);
     let _ = Utc.timestamp_millis_opt(t);
+}
+
+mod alert_rules {
+    use super::*;
+    use crate::scoring::alerts::{AlertKind, AlertRules, Change, Monitor};
+
+    fn kinds(changes: &[Change]) -> Vec<(String, AlertKind)> {
+        changes
+            .iter()
+            .map(|c| match c {
+                Change::Opened(c) => ("open".to_string(), c.kind),
+                Change::Cleared(k, _) => ("clear".to_string(), *k),
+            })
+            .collect()
+    }
+
+    fn high_only() -> Monitor {
+        // Only the HighRisk rule can fire: the others' thresholds are out of reach.
+        let rules = AlertRules {
+            spike_open_z: f64::INFINITY,
+            hot_open_z: f64::INFINITY,
+            trigger_categories: vec![],
+            cluster_count: usize::MAX,
+            ..AlertRules::default()
+        };
+        Monitor::new(rules, [])
+    }
+
+    #[test]
+    fn high_risk_opens_once_does_not_flap_and_clears_as_scores_decay() {
+        let mut e = engine();
+        let mut m = high_only();
+        let cell9 = grid::base_cell(LON, LAT).unwrap();
+        // Two killings (weight 16 each) put the res-8 cell at score ≈ 87.
+        e.insert(&report(1, LON, LAT, T0, Category::Killing, 5)).unwrap();
+        e.insert(&report(2, LON, LAT, T0, Category::Killing, 5)).unwrap();
+        let opened = m.evaluate(&e.at(T0), &[cell9]);
+        assert_eq!(kinds(&opened), [("open".to_string(), AlertKind::HighRisk)]);
+        // Hovering: the score falls under the opening threshold (50) but stays above the clearing
+        // one (40), then a small report lifts it back over 50: no change at all.
+        let mut t = T0;
+        let score = |e: &Engine, t| e.at(t).cell(cell9.parent(h3o::Resolution::Eight).unwrap()).unwrap().score;
+        while score(&e, t) >= 48.0 {
+            t += HOUR_MS;
+        }
+        assert!(score(&e, t) > 40.0);
+        assert!(m.evaluate(&e.at(t), &[]).is_empty());
+        e.insert(&report(3, LON, LAT, t, Category::Assault, 4)).unwrap();
+        assert!(score(&e, t) >= 50.0);
+        assert!(m.evaluate(&e.at(t), &[cell9]).is_empty(), "no second alert while one is open");
+        // Decay alone, evaluated on a timer, closes it exactly once.
+        let mut cleared = Vec::new();
+        for day in 1..=30 {
+            cleared.extend(m.evaluate(&e.at(t + day * 24 * HOUR_MS), &[]));
+        }
+        assert_eq!(kinds(&cleared), [("clear".to_string(), AlertKind::HighRisk)]);
+    }
+
+    #[test]
+    fn verified_trigger_categories_and_close_clusters_raise_alerts() {
+        let mut e = engine();
+        let rules = AlertRules {
+            open_score: 101.0,
+            spike_open_z: f64::INFINITY,
+            hot_open_z: f64::INFINITY,
+            ..AlertRules::default()
+        };
+        let mut m = Monitor::new(rules, []);
+        let cell9 = grid::base_cell(LON, LAT).unwrap();
+        let killing = report(1, LON, LAT, T0, Category::Killing, 3);
+        e.insert(&killing).unwrap();
+        assert!(m.evaluate(&e.at(T0), &[cell9]).is_empty(), "an unverified killing is not a trigger yet");
+        e.set_verification(killing.id(), Verification::Verified).unwrap();
+        assert_eq!(kinds(&m.evaluate(&e.at(T0), &[cell9])), [("open".to_string(), AlertKind::Trigger)]);
+        // Two mobilisation reports 400 m apart: no cluster; a third within 1 km: a cluster.
+        let east = LON + 0.0036;
+        e.insert(&report(10, LON, LAT, T0 + HOUR_MS, Category::Mobilisation, 2)).unwrap();
+        e.insert(&report(11, east, LAT, T0 + 2 * HOUR_MS, Category::Mobilisation, 2)).unwrap();
+        let two = m.evaluate(&e.at(T0 + 2 * HOUR_MS), &[cell9]);
+        assert!(!kinds(&two).contains(&("open".to_string(), AlertKind::Cluster)));
+        e.insert(&report(12, LON, LAT + 0.002, T0 + 3 * HOUR_MS, Category::Mobilisation, 2)).unwrap();
+        let three = kinds(&m.evaluate(&e.at(T0 + 3 * HOUR_MS), &[cell9]));
+        // The cluster spans the two neighbourhoods holding its reports: each gets an alert.
+        assert!(!three.is_empty() && three.len() <= 2, "{three:?}");
+        assert!(three.iter().all(|k| *k == ("open".to_string(), AlertKind::Cluster)), "{three:?}");
+        // A day later the cluster is stale; three days later the trigger too.
+        let later = kinds(&m.evaluate(&e.at(T0 + 4 * 24 * HOUR_MS), &[]));
+        assert_eq!(later.len(), 1 + three.len(), "{later:?}");
+        assert!(later.contains(&("clear".to_string(), AlertKind::Trigger)));
+        assert!(later.iter().all(|(what, _)| what == "clear"));
+    }
+
+    #[test]
+    fn a_spike_needs_more_than_one_report_and_a_hotspot_needs_gi() {
+        let mut e = engine();
+        let rules = AlertRules {
+            open_score: 101.0,
+            trigger_categories: vec![],
+            cluster_count: usize::MAX,
+            ..AlertRules::default()
+        };
+        let mut m = Monitor::new(rules, []);
+        let cell9 = grid::base_cell(LON, LAT).unwrap();
+        e.insert(&report(1, LON, LAT, T0, Category::ArmedClash, 5)).unwrap();
+        let one = kinds(&m.evaluate(&e.at(T0), &[cell9]));
+        assert!(!one.contains(&("open".to_string(), AlertKind::Spike)), "{one:?}");
+        assert!(one.contains(&("open".to_string(), AlertKind::Hotspot)), "{one:?}");
+        e.insert(&report(2, LON, LAT, T0, Category::ArmedClash, 5)).unwrap();
+        let two = kinds(&m.evaluate(&e.at(T0), &[cell9]));
+        assert_eq!(two, [("open".to_string(), AlertKind::Spike)]);
+    }
 }

@@ -243,6 +243,31 @@ impl<'a> View<'a> {
         }
     }
 
+    /// The reports behind a cell (any scored resolution) that this view counts.
+    pub fn reports_in_cell(&self, cell: CellIndex) -> impl Iterator<Item = &Entry> {
+        self.keys(cell)
+    }
+
+    /// Reports of `category` (not debunked) that occurred since `since` within `radius_m` of
+    /// the cell's centre, received by this view's time.
+    #[must_use]
+    pub fn cluster_count(&self, cell: CellIndex, category: Category, since: Millis, radius_m: f64) -> usize {
+        let (lon, lat) = grid::centre(cell);
+        self.engine
+            .index()
+            .within_radius(lon, lat, radius_m)
+            .into_iter()
+            .map(|(k, _)| self.engine.entry(k))
+            .filter(|e| {
+                e.category == category
+                    && e.verification != crate::domain::Verification::Debunked
+                    && e.occurred >= since
+                    && e.occurred <= self.t
+                    && e.received <= self.t
+            })
+            .count()
+    }
+
     fn keys(&self, cell: CellIndex) -> impl Iterator<Item = &Entry> {
         self.accum(cell).into_iter().flat_map(|a| a.keys.iter()).map(|k| self.engine.entry(*k))
     }
@@ -301,6 +326,37 @@ impl<'a> View<'a> {
         reports.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         reports.truncate(TOP_REPORTS);
         Drivers { top_categories, top_reports: reports, last_report: last }
+    }
+
+    /// Risk mass for patrol planning at `res` (centre in `bbox` if given): each cell's own
+    /// short intensity without its restricted-class (GBV) reports, times the peace damping.
+    /// GBV reports never place a patrol, and a cell's neighbours do not count twice (the
+    /// coverage radius already spreads a patrol's effect).
+    #[must_use]
+    pub fn patrol_risk(&self, res: Resolution, bbox: Option<&BBox>) -> Vec<(CellScore, f64)> {
+        if grid::slot(res).is_none() {
+            return Vec::new();
+        }
+        let engine = self.engine;
+        let p = engine.params();
+        let cache = self.state().cache(res, engine.area(), p.k_ring);
+        let factors = self.state().factors(self.t, p);
+        cache
+            .rows
+            .iter()
+            .filter(|r| r.counted > 0 && bbox.is_none_or(|b| b.contains(r.centre.0, r.centre.1)))
+            .filter_map(|r| {
+                let restricted: f64 = self
+                    .keys(r.cell)
+                    .filter(|e| e.category.sensitivity() == crate::domain::Sensitivity::Restricted)
+                    .map(|e| self.decayed(e, self.t))
+                    .sum();
+                let score = self.score_row(res, r, factors);
+                let own = (score.intensity - restricted).max(0.0);
+                let risk = own * p.peace_scale / (p.peace_scale + score.peace);
+                (risk > 1e-9).then_some((score, risk))
+            })
+            .collect()
     }
 
     /// Scores of every cell at `res` holding reports, optionally only those whose centre lies in

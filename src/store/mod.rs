@@ -7,6 +7,7 @@
 //! refuses to start. The same contract suite (`tests/store/`) runs on both backends.
 
 pub mod postgis;
+mod postgis_alerts;
 pub mod sqlite;
 
 use std::future::Future;
@@ -168,6 +169,58 @@ impl AuditEntry {
     }
 }
 
+/// An early warning as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRecord {
+    /// Identifier.
+    pub id: Uuid,
+    /// Rule slug (`high_risk`, `spike`, `hotspot`, `trigger`, `cluster`).
+    pub kind: String,
+    /// H3 cell (hex) at the alert resolution.
+    pub cell: String,
+    /// That resolution.
+    pub res: u8,
+    /// When the condition was first met.
+    pub opened_at: DateTime<Utc>,
+    /// `open`, `acknowledged`, `resolved` (by a person) or `closed` (the condition cleared).
+    pub status: String,
+    /// Risk level when opened.
+    pub level: String,
+    /// Score when opened.
+    pub score: f64,
+    /// Why, in one line (no coordinates, no free text from reports).
+    pub reason: String,
+    /// When resolved or closed.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// A lifecycle step of an alert: who moved it to which status, when, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertEvent {
+    /// The new status.
+    pub status: String,
+    /// Who (`kinga` for automatic steps).
+    pub actor: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Why.
+    pub note: Option<String>,
+}
+
+/// Something done about an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertAction {
+    /// What was done.
+    pub action: String,
+    /// By whom.
+    pub actor: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// One alert with its lifecycle steps and actions, oldest first.
+pub type AlertDetail = (AlertRecord, Vec<AlertEvent>, Vec<AlertAction>);
+
 /// Checks an audit log read in order: every hash matches and links to the previous one.
 ///
 /// # Errors
@@ -245,6 +298,22 @@ pub trait Store: Send + Sync {
 
     /// The audit log, oldest first, from `after_seq` (exclusive), at most `limit` entries.
     fn audit_log(&self, after_seq: i64, limit: usize) -> BoxFuture<'_, Result<Vec<AuditEntry>, StoreError>>;
+
+    /// Stores a new alert with its opening event, in one transaction.
+    fn insert_alert(&self, alert: AlertRecord, actor: String) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Moves an alert to `status`, recording the step; `closed_at` is set for `resolved` and
+    /// `closed`. `None` when the alert does not exist.
+    fn set_alert_status(&self, id: Uuid, step: AlertEvent) -> BoxFuture<'_, Result<Option<AlertRecord>, StoreError>>;
+
+    /// Records an action taken; `false` when the alert does not exist.
+    fn add_alert_action(&self, id: Uuid, action: AlertAction) -> BoxFuture<'_, Result<bool, StoreError>>;
+
+    /// Alerts, newest first: only `open`/`acknowledged` ones when `active_only`.
+    fn list_alerts(&self, active_only: bool, limit: usize) -> BoxFuture<'_, Result<Vec<AlertRecord>, StoreError>>;
+
+    /// One alert with its lifecycle steps and actions, oldest first.
+    fn get_alert(&self, id: Uuid) -> BoxFuture<'_, Result<Option<AlertDetail>, StoreError>>;
 }
 
 /// Connects to the store a database URL names (`sqlite://…` or `postgres://…`) and migrates it.
@@ -256,7 +325,7 @@ pub async fn connect(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError>
     let store: std::sync::Arc<dyn Store> = if url.starts_with("sqlite:") {
         std::sync::Arc::new(sqlite::SqliteStore::open(url).await?)
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        return Err(StoreError::Config("the PostGIS backend is not built yet".into()));
+        std::sync::Arc::new(postgis::PostgisStore::open(url).await?)
     } else {
         return Err(StoreError::Config("database URL must start with sqlite:// or postgres://".into()));
     };
@@ -322,7 +391,11 @@ pub(crate) mod rows {
     pub fn check_text(reports: &[Report]) -> Result<(), StoreError> {
         for r in reports {
             let reporter = r.reporter().into_iter().flat_map(|p| [&p.name, &p.phone, &p.contact]).flatten();
-            let texts = r.description().into_iter().chain(reporter.map(String::as_str)).chain(r.tags().iter().map(String::as_str));
+            let texts = r
+                .description()
+                .into_iter()
+                .chain(reporter.map(String::as_str))
+                .chain(r.tags().iter().map(String::as_str));
             for t in texts {
                 if t.contains('\0') {
                     return Err(StoreError::Rejected(format!("report {}: text contains a NUL character", r.id())));

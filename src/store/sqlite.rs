@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use super::rows::{RawReport, check_text, reporter_json, tags_json};
 use super::{
-    AuditEntry, BoxFuture, InsertOutcome, MAX_PAGE, ReportQuery, Store, StoreError, TokenRecord, VerificationChange,
+    AlertAction, AlertEvent, AlertRecord, AuditEntry, BoxFuture, InsertOutcome, MAX_PAGE, ReportQuery, Store,
+    StoreError, TokenRecord, VerificationChange,
 };
 use crate::domain::{Report, Verification};
 use crate::index::grid;
@@ -82,7 +83,8 @@ async fn fetch_report(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<Re
 
 /// Appends to the hash chain inside the caller's write transaction.
 async fn append_audit_in(conn: &mut SqliteConnection, mut entry: AuditEntry) -> Result<AuditEntry, StoreError> {
-    let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *conn).await?;
+    let last =
+        sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *conn).await?;
     let (seq, prev) = match last {
         Some(row) => (row.try_get::<i64, _>("seq")? + 1, row.try_get::<String, _>("hash")?),
         None => (1, String::new()),
@@ -162,7 +164,10 @@ impl Store for SqliteStore {
 
     fn setting(&self, key: &'static str) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
         Box::pin(async move {
-            Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.pool).await?)
+            Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?)
         })
     }
 
@@ -238,7 +243,8 @@ impl Store for SqliteStore {
 
     fn query_reports<'a>(&'a self, q: &'a ReportQuery) -> BoxFuture<'a, Result<Vec<Report>, StoreError>> {
         Box::pin(async move {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {REPORT_COLUMNS} FROM reports WHERE 1 = 1"));
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new(format!("SELECT {REPORT_COLUMNS} FROM reports WHERE 1 = 1"));
             if let Some(b) = &q.bbox {
                 qb.push(" AND lat BETWEEN ").push_bind(b.south()).push(" AND ").push_bind(b.north());
                 if b.crosses_antimeridian() {
@@ -417,5 +423,173 @@ impl Store for SqliteStore {
             .await?;
             rows.iter().map(read_audit).collect()
         })
+    }
+
+    fn insert_alert(&self, alert: AlertRecord, actor: String) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.insert_alert_tx(alert, actor))
+    }
+
+    fn set_alert_status(&self, id: Uuid, step: AlertEvent) -> BoxFuture<'_, Result<Option<AlertRecord>, StoreError>> {
+        Box::pin(self.set_alert_status_tx(id, step))
+    }
+
+    fn add_alert_action(&self, id: Uuid, action: AlertAction) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(self.add_alert_action_tx(id, action))
+    }
+
+    fn list_alerts(&self, active_only: bool, limit: usize) -> BoxFuture<'_, Result<Vec<AlertRecord>, StoreError>> {
+        Box::pin(self.list_alerts_q(active_only, limit))
+    }
+
+    fn get_alert(&self, id: Uuid) -> BoxFuture<'_, Result<Option<super::AlertDetail>, StoreError>> {
+        Box::pin(self.get_alert_q(id))
+    }
+}
+
+fn read_alert(row: &SqliteRow) -> Result<AlertRecord, StoreError> {
+    let res: i64 = row.try_get("res")?;
+    Ok(AlertRecord {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        cell: row.try_get("cell")?,
+        res: u8::try_from(res).map_err(|_| StoreError::Corrupt(format!("alert resolution {res}")))?,
+        opened_at: from_micros(row.try_get("opened_at")?)?,
+        status: row.try_get("status")?,
+        level: row.try_get("level")?,
+        score: row.try_get("score")?,
+        reason: row.try_get("reason")?,
+        closed_at: row.try_get::<Option<i64>, _>("closed_at")?.map(from_micros).transpose()?,
+    })
+}
+
+const ALERT_COLUMNS: &str = "id, kind, cell, res, opened_at, status, level, score, reason, closed_at";
+
+async fn fetch_alert(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<AlertRecord>, StoreError> {
+    let sql = "SELECT id, kind, cell, res, opened_at, status, level, score, reason, closed_at FROM alerts WHERE id = ?";
+    let row = sqlx::query(sql).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(read_alert).transpose()
+}
+
+impl SqliteStore {
+    /// Alert storage (the `Store` methods delegate here to keep the trait impl readable).
+    async fn insert_alert_tx(&self, a: AlertRecord, actor: String) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO alerts (id, kind, cell, res, opened_at, status, level, score, reason, closed_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(a.id)
+        .bind(&a.kind)
+        .bind(&a.cell)
+        .bind(i64::from(a.res))
+        .bind(micros(a.opened_at))
+        .bind(&a.status)
+        .bind(&a.level)
+        .bind(a.score)
+        .bind(&a.reason)
+        .bind(a.closed_at.map(micros))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO alert_events (alert_id, status, actor, at, note) VALUES (?, ?, ?, ?, ?)")
+            .bind(a.id)
+            .bind(&a.status)
+            .bind(&actor)
+            .bind(micros(a.opened_at))
+            .bind(&a.reason)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_alert_status_tx(&self, id: Uuid, step: AlertEvent) -> Result<Option<AlertRecord>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let closing = matches!(step.status.as_str(), "resolved" | "closed");
+        let updated =
+            sqlx::query("UPDATE alerts SET status = ?, closed_at = CASE WHEN ? THEN ? ELSE closed_at END WHERE id = ?")
+                .bind(&step.status)
+                .bind(closing)
+                .bind(micros(step.at))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        sqlx::query("INSERT INTO alert_events (alert_id, status, actor, at, note) VALUES (?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(&step.status)
+            .bind(&step.actor)
+            .bind(micros(step.at))
+            .bind(&step.note)
+            .execute(&mut *tx)
+            .await?;
+        let alert = fetch_alert(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(alert)
+    }
+
+    async fn add_alert_action_tx(&self, id: Uuid, action: AlertAction) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if fetch_alert(&mut tx, id).await?.is_none() {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO alert_actions (alert_id, action, actor, at) VALUES (?, ?, ?, ?)")
+            .bind(id)
+            .bind(&action.action)
+            .bind(&action.actor)
+            .bind(micros(action.at))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn list_alerts_q(&self, active_only: bool, limit: usize) -> Result<Vec<AlertRecord>, StoreError> {
+        let sql = if active_only {
+            format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE status IN ('open', 'acknowledged') ORDER BY opened_at DESC, id LIMIT ?"
+            )
+        } else {
+            format!("SELECT {ALERT_COLUMNS} FROM alerts ORDER BY opened_at DESC, id LIMIT ?")
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::try_from(limit.clamp(1, MAX_PAGE)).unwrap_or(1))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(read_alert).collect()
+    }
+
+    async fn get_alert_q(&self, id: Uuid) -> Result<Option<super::AlertDetail>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(alert) = fetch_alert(&mut conn, id).await? else { return Ok(None) };
+        let events = sqlx::query("SELECT status, actor, at, note FROM alert_events WHERE alert_id = ? ORDER BY seq")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(AlertEvent {
+                    status: r.try_get("status")?,
+                    actor: r.try_get("actor")?,
+                    at: from_micros(r.try_get("at")?)?,
+                    note: r.try_get("note")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let actions = sqlx::query("SELECT action, actor, at FROM alert_actions WHERE alert_id = ? ORDER BY seq")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(AlertAction {
+                    action: r.try_get("action")?,
+                    actor: r.try_get("actor")?,
+                    at: from_micros(r.try_get("at")?)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some((alert, events, actions)))
     }
 }

@@ -40,7 +40,11 @@ fn tricky() -> Report {
         severity: Severity::new(4).unwrap(),
         source: Source::Hotline,
         description: Some("O'Brien said \"drop\"; DROP TABLE reports; -- 'x' \\ %_ ünïcödé 🕊\n=HYPERLINK()".into()),
-        reporter: Some(Reporter { name: Some("Akinyi O'Neill".into()), phone: Some("+254 700 555123".into()), contact: None }),
+        reporter: Some(Reporter {
+            name: Some("Akinyi O'Neill".into()),
+            phone: Some("+254 700 555123".into()),
+            contact: None,
+        }),
         tags: vec!["kondele".into(), "it's".into()],
         verification: Verification::Unverified,
     })
@@ -294,6 +298,146 @@ pub async fn nul_bytes_are_refused_clearly_and_store_nothing(f: Fresh) {
     parts_text.set_verification(Verification::Unverified);
 }
 
+pub async fn bbox_edges_are_inclusive_and_exact(f: Fresh) {
+    // Edges count as inside; a point a hair (1e-9 degrees, well below float4 precision, which
+    // spatial index boxes use) outside an edge does not.
+    let eps = 1e-9;
+    let rs = vec![
+        report(1, 34.7, -0.1, 0, Category::Rumour),            // west edge
+        report(2, 34.8, 0.0, 1, Category::Rumour),             // north-east corner
+        report(3, 34.7 - eps, -0.05, 2, Category::Rumour),     // just west
+        report(4, 34.75, 0.0 + eps, 3, Category::Rumour),      // just north
+        report(5, 34.8 + eps, -0.05, 4, Category::Rumour),     // just east
+        report(6, 34.75, -0.1 - eps, 5, Category::Rumour),     // just south
+        report(7, 179.0, -17.0, 6, Category::Assault),         // antimeridian box, west edge
+        report(8, 179.0 - eps, -17.0, 7, Category::Assault),   // just outside it
+        report(9, -178.0, -16.0, 8, Category::Assault),        // east edge, north edge
+        report(10, -178.0 + eps, -16.5, 9, Category::Assault), // just outside it
+        report(11, -180.0, -16.5, 10, Category::Assault),      // on the antimeridian itself
+    ];
+    f.store.insert_reports(&rs).await.unwrap();
+    let ids = |rs: Vec<Report>| rs.into_iter().map(|r| r.id().as_u128()).collect::<Vec<_>>();
+    let in_box = |b: &str| ReportQuery {
+        bbox: Some(kinga::domain::BBox::parse(b).unwrap()),
+        limit: 100,
+        ..ReportQuery::default()
+    };
+    assert_eq!(ids(f.store.query_reports(&in_box("34.7,-0.1,34.8,0")).await.unwrap()), vec![1, 2]);
+    assert_eq!(ids(f.store.query_reports(&in_box("179,-20,-178,-16")).await.unwrap()), vec![7, 9, 11]);
+}
+
+pub async fn keyset_breaks_received_at_ties_by_id_byte_order(f: Fresh) {
+    // Every report received in the same microsecond: pages follow the ids' byte order.
+    let at = t0() + Duration::microseconds(7);
+    let mut x: u128 = 0x0123_4567_89AB_CDEF_FEDC_BA98_7654_3210;
+    let rs: Vec<Report> = (0..40)
+        .map(|_| {
+            x = x.wrapping_mul(0x2360_ED05_1FC6_5DA4_4385_DF64_9FCC_F645).wrapping_add(0x5851_F42D_4C95_7F2D);
+            let mut r = report(x, 34.75, -0.1, 0, Category::Rumour);
+            r.set_received_at(at);
+            r
+        })
+        .collect();
+    f.store.insert_reports(&rs).await.unwrap();
+    let mut expected: Vec<Uuid> = rs.iter().map(Report::id).collect();
+    expected.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = f.store.query_reports(&ReportQuery { after, limit: 3, ..ReportQuery::default() }).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.received_at(), last.id()));
+        seen.extend(page.iter().map(Report::id));
+    }
+    assert_eq!(seen, expected);
+}
+
+pub async fn concurrent_overlapping_batches_never_fail(f: Fresh) {
+    // Batches sharing ids, each in another order, written at once: no error (no deadlock),
+    // every id created exactly once, the others see a duplicate.
+    const N: u128 = 3_000;
+    let rs: Vec<Report> = (1..=N).map(|n| report(n, 34.75, -0.1, 0, Category::Roadblock)).collect();
+    // Open several connections first, so that the batches really run side by side.
+    let pings: Vec<_> = (0..6).map(|_| f.store.clone()).map(|s| tokio::spawn(async move { s.ping().await })).collect();
+    for p in pings {
+        p.await.expect("ping task").expect("ping");
+    }
+    let mut tasks = Vec::new();
+    for k in 0..6usize {
+        let mut batch = rs.clone();
+        batch.rotate_left(k * 499);
+        if k % 2 == 1 {
+            batch.reverse();
+        }
+        let store = f.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let out = store.insert_reports(&batch).await;
+            (batch, out)
+        }));
+    }
+    let mut created = std::collections::HashMap::new();
+    for t in tasks {
+        let (batch, out) = t.await.expect("insert task");
+        for (r, o) in batch.iter().zip(out.expect("overlapping batches must not fail")) {
+            match o {
+                InsertOutcome::Created => *created.entry(r.id()).or_insert(0) += 1,
+                InsertOutcome::Duplicate(stored) => assert_same(&stored, r),
+                InsertOutcome::Conflict => panic!("identical content must not conflict"),
+            }
+        }
+    }
+    assert_eq!(created.len(), usize::try_from(N).expect("small"));
+    assert!(created.values().all(|n| *n == 1));
+    assert_eq!(f.store.count_reports().await.expect("count"), 3_000);
+}
+
+pub async fn alerts_keep_their_lifecycle_and_actions(f: Fresh) {
+    use kinga::store::{AlertAction, AlertEvent, AlertRecord};
+    let alert = |n: u128, minutes: i64| AlertRecord {
+        id: Uuid::from_u128(n),
+        kind: "high_risk".into(),
+        cell: "887a6b6219fffff".into(),
+        res: 8,
+        opened_at: t0() + Duration::minutes(minutes),
+        status: "open".into(),
+        level: "high".into(),
+        score: 61.5,
+        reason: "risk score 62 (high)".into(),
+        closed_at: None,
+    };
+    f.store.insert_alert(alert(1, 0), "kinga".into()).await.unwrap();
+    f.store.insert_alert(alert(2, 10), "kinga".into()).await.unwrap();
+    let step = |status: &str, actor: &str, minutes: i64| AlertEvent {
+        status: status.into(),
+        actor: actor.into(),
+        at: t0() + Duration::minutes(minutes),
+        note: Some(format!("{status} by {actor}")),
+    };
+    let acked =
+        f.store.set_alert_status(Uuid::from_u128(1), step("acknowledged", "ocs-kisumu", 5)).await.unwrap().unwrap();
+    assert_eq!((acked.status.as_str(), acked.closed_at), ("acknowledged", None));
+    let action = AlertAction {
+        action: "peace committee sent to Kondele".into(),
+        actor: "ocs-kisumu".into(),
+        at: t0() + Duration::minutes(20),
+    };
+    assert!(f.store.add_alert_action(Uuid::from_u128(1), action.clone()).await.unwrap());
+    assert!(!f.store.add_alert_action(Uuid::from_u128(9), action.clone()).await.unwrap());
+    let resolved =
+        f.store.set_alert_status(Uuid::from_u128(1), step("resolved", "ocs-kisumu", 90)).await.unwrap().unwrap();
+    assert_eq!(resolved.closed_at, Some(t0() + Duration::minutes(90)));
+    assert_eq!(f.store.set_alert_status(Uuid::from_u128(9), step("resolved", "x", 1)).await.unwrap(), None);
+    let (a, events, actions) = f.store.get_alert(Uuid::from_u128(1)).await.unwrap().unwrap();
+    assert_eq!(a.score, 61.5);
+    assert_eq!(events.iter().map(|e| e.status.as_str()).collect::<Vec<_>>(), ["open", "acknowledged", "resolved"]);
+    assert_eq!(events[1].note.as_deref(), Some("acknowledged by ocs-kisumu"));
+    assert_eq!(actions, vec![action]);
+    let active = f.store.list_alerts(true, 10).await.unwrap();
+    assert_eq!(active.iter().map(|a| a.id.as_u128()).collect::<Vec<_>>(), [2]);
+    let all = f.store.list_alerts(false, 10).await.unwrap();
+    assert_eq!(all.iter().map(|a| a.id.as_u128()).collect::<Vec<_>>(), [2, 1], "newest first");
+}
+
 /// Instantiates every contract test for one backend constructor.
 #[macro_export]
 macro_rules! contract_suite {
@@ -318,8 +462,13 @@ macro_rules! contract_suite {
             case!(audit_log_is_a_verifiable_chain);
             case!(tokens_and_settings_round_trip);
             case!(nul_bytes_are_refused_clearly_and_store_nothing);
+            case!(alerts_keep_their_lifecycle_and_actions);
+            case!(bbox_edges_are_inclusive_and_exact);
+            case!(keyset_breaks_received_at_ties_by_id_byte_order);
+            case!(concurrent_overlapping_batches_never_fail);
         }
     };
 }
 
 contract_suite!(sqlite, crate::backends::sqlite);
+contract_suite!(postgis, crate::backends::postgis);

@@ -4,7 +4,8 @@
 //!
 //! The child is this same test binary, re-run with `KINGA_CRASH_CHILD` set.
 
-use std::io::{BufRead, BufReader};
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write as _};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,9 +48,8 @@ async fn child_writer() {
         store.insert_reports(&batch).await.expect("insert");
         let mut out = String::with_capacity(BATCH * 42);
         for r in &batch {
-            out.push_str(&format!("ACK {}\n", r.id()));
+            let _ = writeln!(out, "ACK {}", r.id());
         }
-        use std::io::Write;
         let mut stdout = std::io::stdout().lock();
         stdout.write_all(out.as_bytes()).expect("stdout");
         stdout.flush().expect("flush");
@@ -106,7 +106,8 @@ async fn sigkill_during_ingest_loses_no_acknowledged_report() {
         let mut stored = std::collections::HashMap::new();
         let mut after = None;
         loop {
-            let page = store.query_reports(&ReportQuery { after, limit: 5_000, ..ReportQuery::default() }).await.unwrap();
+            let page =
+                store.query_reports(&ReportQuery { after, limit: 5_000, ..ReportQuery::default() }).await.unwrap();
             let Some(last) = page.last() else { break };
             after = Some((last.received_at(), last.id()));
             stored.extend(page.into_iter().map(|r| (r.id(), r)));

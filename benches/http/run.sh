@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# HTTP load benchmark (issue 4, DESIGN.md §8) with wrk from Debian against a release build on
+# loopback. Loads ~1 M synthetic reports into a fresh embedded store, then measures: start-up
+# time and resident memory with 1 M reports; warm tiles (cached bytes + ETag, 64 connections)
+# and /healthz in the same run; cold tiles (every request a tile not yet built); report POSTs.
+# Server pinned to core 1, wrk to core 0. Prints a Markdown summary for docs/perf.md.
+#
+# Usage: benches/http/run.sh [reports_per_day]   (default 48000 ≈ 1 M reports over 21 days)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+per_day=${1:-48000}
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --quiet
+bin="$root/target/release/kinga"
+work=$(mktemp -d /tmp/kinga-bench.XXXX)
+port=$((20000 + RANDOM % 20000))
+url="http://127.0.0.1:$port"
+db="sqlite://$work/bench.db"
+region="34.40,-0.45,35.40,0.05"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+echo "== generating and importing the scenario ($per_day background reports/day)" >&2
+"$bin" demo --seed 7 --background-per-day "$per_day" --end "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --write-scenario "$work/scenario.ndjson"
+n=$(wc -l < "$work/scenario.ndjson")
+t0=$(date +%s.%N)
+"$bin" --database-url "$db" --region "$region" import "$work/scenario.ndjson" --backfill 2>/dev/null
+t1=$(date +%s.%N)
+token=$("$bin" --database-url "$db" token create --role reporter)
+
+echo "== start-up with $n reports" >&2
+start=$(date +%s.%N)
+taskset -c 1 "$bin" --database-url "$db" --addr "127.0.0.1:$port" serve 2>"$work/serve.log" &
+pid=$!
+until curl -sf "$url/readyz" >/dev/null; do sleep 0.05; done
+ready=$(date +%s.%N)
+rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+
+tile="$url/tiles/risk/13/4887/4098.geojson"
+curl -sf "$tile" -o /dev/null
+wrkrun() { taskset -c 0 wrk --latency -t2 -c"$1" -d"$2" "${@:3}" 2>&1; }
+echo "== warm tile" >&2
+warm=$(wrkrun 64 10s -H 'Accept-Encoding: gzip' "$tile")
+health=$(wrkrun 64 10s "$url/healthz")
+
+cat > "$work/cold.lua" <<'LUA'
+-- Every request a different tile at zoom 15-16 over Kisumu (≈ 9 000 tiles): cold builds.
+local i = 0
+request = function()
+  i = i + 1
+  local z = 15 + (i % 2)
+  local n = 2 ^ z
+  local x0 = math.floor((34.55 + 180) / 360 * n)
+  local y0 = math.floor((1 - math.log(math.tan(math.rad(0.02)) + 1 / math.cos(math.rad(0.02))) / math.pi) / 2 * n)
+  local w = 60 * (z - 13)
+  local x = x0 + (i * 7919) % w
+  local y = y0 + (math.floor(i / w) * 104729) % w
+  return wrk.format("GET", "/tiles/risk/" .. z .. "/" .. x .. "/" .. y .. ".geojson")
+end
+LUA
+echo "== cold tiles" >&2
+cold=$(wrkrun 8 10s -s "$work/cold.lua" "$url")
+
+cat > "$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/geo+json"
+wrk.headers["Authorization"] = "Bearer $token"
+local t = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() - 600)
+wrk.body = '{"type":"Feature","geometry":{"type":"Point","coordinates":[34.7617,-0.0917]},"properties":{"occurred_at":"' .. t .. '","category":"rumour","severity":2}}'
+LUA
+echo "== report POSTs" >&2
+post=$(wrkrun 16 10s -s "$work/post.lua" "$url/api/v1/reports")
+
+pick() { echo "$1" | awk -v k="$2" '$1==k {print $2}'; }
+rps() { echo "$1" | awk '/Requests\/sec/ {print $2}'; }
+cat <<MD
+| what | figure |
+|---|---|
+| reports loaded | $n (import --backfill: $(printf '%.1f' "$(echo "$t1 - $t0" | bc)") s, $(printf '%.0f' "$(echo "$n / ($t1 - $t0)" | bc -l)") reports/s through the CLI) |
+| start-up to /readyz | $(printf '%.2f' "$(echo "$ready - $start" | bc)") s |
+| resident memory after start-up | $((rss_kb / 1024)) MiB |
+| warm tile, 64 connections | $(rps "$warm") req/s, p50 $(pick "$warm" 50%), p99 $(pick "$warm" 99%) |
+| /healthz, 64 connections (same run) | $(rps "$health") req/s, p99 $(pick "$health" 99%) |
+| cold tiles (z 15–16, each new), 8 connections | $(rps "$cold") req/s, p50 $(pick "$cold" 50%), p99 $(pick "$cold" 99%) |
+| report POST (durable, 16 connections) | $(rps "$post") req/s, p99 $(pick "$post" 99%) |
+MD
+echo "non-2xx: warm $(echo "$warm" | grep -c Non-2xx || true), cold $(echo "$cold" | awk '/Non-2xx/ {print $4}'), post $(echo "$post" | awk '/Non-2xx/ {print $4}')" >&2
