@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of kinga: formatting, lints (warnings fail), unit, property, doc and
-# integration tests. Usage: ./scripts/test.sh   (from anywhere; CI calls exactly this)
+# integration tests on both store backends (a throwaway PostGIS is started here, on a private
+# unix socket under target/), and the map's end-to-end test in headless Chromium.
+#
+# Usage: ./scripts/test.sh        (from anywhere; CI calls exactly this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUSTFLAGS="${RUSTFLAGS:-} -D warnings"
@@ -16,8 +20,24 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --all-targets --quiet -- -D warnings
 
-step "cargo test (unit, property, doc, integration)"
+step "build the tests"
+cargo test --all-targets --no-run --quiet
+
+step "throwaway PostGIS for the store contract suite"
+# shellcheck source=scripts/pg-test-cluster.sh
+source "$root/scripts/pg-test-cluster.sh"
+pg_dir="$root/target/pg-test"
+trap 'pg_test_stop "$pg_dir" || true' EXIT
+pg_test_start "$pg_dir"
+
+step "cargo test (unit, property, integration — SQLite and PostGIS)"
 cargo test --all-targets --quiet
+step "doc tests"
 cargo test --doc --quiet
+
+if [ -x "$root/web-map/test.sh" ]; then
+  step "web map: end-to-end in headless Chromium"
+  "$root/web-map/test.sh"
+fi
 
 echo "all tests passed" >&2
