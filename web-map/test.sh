@@ -42,6 +42,8 @@ fi
 # 3. The server, debug profile (shares target/ with the rest of the test suite).
 (cd "$root" && cargo build --quiet </dev/null)
 
-# 4. The end-to-end test (node's built-in runner).
+# 4. The end-to-end test (node's built-in runner), against the binary just built wherever
+#    cargo put it (CARGO_TARGET_DIR may point outside the checkout).
+export KINGA_BIN="${KINGA_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/kinga}"
 cd "$root"
 node --test web-map/e2e.test.mjs </dev/null
