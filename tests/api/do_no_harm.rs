@@ -205,10 +205,22 @@ async fn a_private_deployment_answers_401_without_credentials() {
 async fn every_route_in_the_table_is_served_and_guarded() {
     let app = spawn_app().await;
     let id = app.post_report(&feature(34.76, -0.09, "rumour", 2, 5)).await.json()["id"].as_str().unwrap().to_string();
+    // A real alert for the alert routes: two verified killings.
+    for _ in 0..2 {
+        let k = app.post_report(&feature(34.7617, -0.0917, "killing", 5, 5)).await.json()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        app.verify(&k, "verified").await;
+    }
+    let cells: Vec<h3o::CellIndex> = app.service.engine().entries().map(|e| e.cell).collect();
+    app.state.early.evaluate(&cells).await.unwrap();
+    let alert = app.get(Role::Admin, "/api/v1/alerts").await.json()["alerts"][0]["id"].as_str().unwrap().to_string();
     for spec in ROUTES {
+        let object = if spec.path.starts_with("/api/v1/alerts/") { &alert } else { &id };
         let uri = spec
             .path
-            .replace("{id}", &id)
+            .replace("{id}", object)
             .replace("{layer}", "risk")
             .replace("{z}", "10")
             .replace("{x}", "610")
@@ -226,6 +238,7 @@ async fn every_route_in_the_table_is_served_and_guarded() {
                 Some("application/geo+json"),
                 json!({ "type": "FeatureCollection", "features": [feature(34.76, -0.09, "rumour", 2, 5)] }).to_string(),
             ),
+            "/api/v1/alerts/{id}/actions" => (Some("application/json"), json!({ "action": "patrol sent" }).to_string()),
             _ => (None, String::new()),
         };
         let r = app.send(Role::Admin, spec.method.as_str(), &uri, ct, body.clone()).await;
