@@ -230,7 +230,10 @@ impl<'a> Columns<'a> {
 
 /// Whether an insert failed because a report with one of its ids is stored already.
 fn is_duplicate_id(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") && db.constraint() == Some("reports_pkey"))
+    match e {
+        sqlx::Error::Database(db) => db.code().as_deref() == Some("23505") && db.constraint() == Some("reports_pkey"),
+        _ => false,
+    }
 }
 
 /// Inserts chunks of reports (ids unique and ascending, in the caller's transaction); returns
