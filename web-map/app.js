@@ -874,7 +874,7 @@ function activity(text, kind) {
   const li = el('li', kind);
   li.append(el('time', 'muted', fmtClock.format(new Date())), el('span', null, text));
   ul.prepend(li);
-  while (ul.children.length > 6) ul.lastChild.remove();
+  while (ul.children.length > 30) ul.lastChild.remove();
   $('activity-empty').hidden = true;
 }
 
@@ -924,8 +924,9 @@ function handleEvent(name, data) {
     }
     case 'alert': {
       const a = body || {};
-      const what = a.title || a.headline || a.message || a.kind || a.status || 'early warning';
-      activity(`Alert: ${what}`, 'alert');
+      const kind = String(a.kind || 'early warning').replace(/_/g, ' ');
+      const what = a.reason ? `${kind} — ${a.reason}` : kind;
+      activity(`Alert ${a.event || a.status || ''}: ${what}`, 'alert');
       if (a.cell) flashCell(String(a.cell));
       break;
     }
