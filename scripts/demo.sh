@@ -10,4 +10,4 @@ if [ ! -d web-map/node_modules/leaflet ]; then
   (cd web-map && npm ci --no-audit --no-fund --loglevel=error)
 fi
 cargo build --release --quiet
-exec target/release/kinga demo "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/kinga" demo "$@"
