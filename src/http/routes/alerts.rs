@@ -108,7 +108,7 @@ struct ActionIn {
     action: String,
 }
 
-async fn json_body<T: for<'de> Deserialize<'de>>(
+pub(crate) async fn json_body<T: for<'de> Deserialize<'de>>(
     headers: &HeaderMap,
     body: Body,
     empty: Option<T>,
@@ -142,6 +142,21 @@ fn check_text(field: &str, text: Option<&str>) -> Result<(), ApiError> {
     Ok(())
 }
 
+async fn step(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+    status: &str,
+) -> Result<Response, ApiError> {
+    let id = alert_id(id)?;
+    let input: NoteIn = json_body(headers, body, Some(NoteIn::default())).await?;
+    check_text("/note", input.note.as_deref())?;
+    let a = state.early.step(id, status, &caller.name, input.note).await?;
+    Ok(axum::Json(alert_json(&a, status, None)).into_response())
+}
+
 /// `POST /api/v1/alerts/{id}/ack` with an optional `{"note": "…"}`.
 ///
 /// # Errors
@@ -153,11 +168,7 @@ pub async fn post_ack(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let id = alert_id(&id)?;
-    let input: NoteIn = json_body(&headers, body, Some(NoteIn::default())).await?;
-    check_text("/note", input.note.as_deref())?;
-    let a = state.early.step(id, "acknowledged", &caller.name, input.note).await?;
-    Ok(axum::Json(alert_json(&a, "acknowledged", None)).into_response())
+    step(&state, &caller, &id, &headers, body, "acknowledged").await
 }
 
 /// `POST /api/v1/alerts/{id}/resolve` with an optional `{"note": "…"}`.
@@ -171,11 +182,7 @@ pub async fn post_resolve(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let id = alert_id(&id)?;
-    let input: NoteIn = json_body(&headers, body, Some(NoteIn::default())).await?;
-    check_text("/note", input.note.as_deref())?;
-    let a = state.early.step(id, "resolved", &caller.name, input.note).await?;
-    Ok(axum::Json(alert_json(&a, "resolved", None)).into_response())
+    step(&state, &caller, &id, &headers, body, "resolved").await
 }
 
 /// `POST /api/v1/alerts/{id}/actions` with `{"action": "what was done"}` → 201.

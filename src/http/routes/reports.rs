@@ -322,20 +322,7 @@ pub async fn patch_verification(
     body: Body,
 ) -> Result<Response, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
-    if media_type(&headers) != "application/json" {
-        return Err(ApiError::UnsupportedMediaType("application/json"));
-    }
-    let text = read_text(&headers, body, 16 * 1024).await?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    let input: VerificationIn = serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = format!("/{}", e.path()).replace("/.", "/");
-        let message = e.inner().to_string().split(" at line ").next().unwrap_or("invalid").to_string();
-        if e.inner().is_data() {
-            ApiError::Unprocessable(vec![FieldError::new(field, "invalid", message)])
-        } else {
-            ApiError::BadRequest(vec![FieldError::new(field, "malformed_json", message)])
-        }
-    })?;
+    let input: VerificationIn = super::alerts::json_body(&headers, body, None).await?;
     let status = Verification::from_slug(&input.status).ok_or_else(|| {
         ApiError::invalid("/status", "unknown_status", "status must be unverified, verified, disputed or debunked")
     })?;
