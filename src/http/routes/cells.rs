@@ -167,6 +167,15 @@ fn hotspot_csv_rows(list: &[Map<String, Value>]) -> Vec<Vec<String>> {
     rows
 }
 
+/// Turns a layer's Features into CSV rows (header first).
+type CsvRows = fn(&[Value]) -> Vec<Vec<String>>;
+
+/// Hotspot CSV rows from hotspot Features (their properties are the hotspot objects).
+fn hotspot_feature_csv_rows(features: &[Value]) -> Vec<Vec<String>> {
+    let list: Vec<Map<String, Value>> = features.iter().filter_map(|f| f["properties"].as_object().cloned()).collect();
+    hotspot_csv_rows(&list)
+}
+
 fn hotspot_features(list: Vec<Map<String, Value>>) -> Vec<Value> {
     list.into_iter()
         .map(|h| {
@@ -219,7 +228,7 @@ pub async fn get_export(
         keys.join("&")
     };
     let (res, t, bbox) = view_params(&viewer, &q, 9)?;
-    let (count, response) = match layer.as_str() {
+    let (name, features, rows): (&str, Vec<Value>, CsvRows) = match layer.as_str() {
         "reports" => {
             if !caller.role.sees_points() {
                 if caller.role != Role::Public {
@@ -228,33 +237,20 @@ pub async fn get_export(
                 return Err(ApiError::Forbidden);
             }
             let reports = export_reports(&state, bbox).await?;
-            let features = visible_features(&reports, &viewer);
-            let n = features.len();
-            if format == "geojson" {
-                (n, geojson_response(&collection(features)))
-            } else {
-                (n, csv_response("kinga-reports", report_csv_rows(&features))?)
-            }
+            ("kinga-reports", visible_features(&reports, &viewer), report_csv_rows)
         }
-        "cells" => {
-            let features = cell_features(&state, &viewer, res, t, bbox.as_ref());
-            let n = features.len();
-            if format == "geojson" {
-                (n, geojson_response(&collection(features)))
-            } else {
-                (n, csv_response("kinga-cells", cell_csv_rows(&features))?)
-            }
-        }
+        "cells" => ("kinga-cells", cell_features(&state, &viewer, res, t, bbox.as_ref()), cell_csv_rows),
         "hotspots" => {
             let list = hotspot_list(&state, &viewer, res, t, bbox.as_ref(), MAX_HOTSPOTS);
-            let n = list.len();
-            if format == "geojson" {
-                (n, geojson_response(&collection(hotspot_features(list))))
-            } else {
-                (n, csv_response("kinga-hotspots", hotspot_csv_rows(&list))?)
-            }
+            ("kinga-hotspots", hotspot_features(list), hotspot_feature_csv_rows)
         }
         _ => return Err(ApiError::bad_param("layer", "layer must be reports, cells or hotspots")),
+    };
+    let count = features.len();
+    let response = if format == "geojson" {
+        geojson_response(&collection(features))
+    } else {
+        csv_response(name, rows(&features))?
     };
     state.service.audit(&caller.name, "export", vec![format!("{layer}:{format}")], filter, count).await?;
     Ok(response)
