@@ -40,6 +40,58 @@ pub struct Config {
     pub web_dir: Option<PathBuf>,
     /// Basemap tile URL template for the map (`""` for none: region outline and cells only).
     pub basemap_url: String,
+    /// Where alert changes are posted (see [`crate::webhooks`]).
+    pub webhooks: Vec<WebhookTarget>,
+}
+
+/// A webhook receiving alert changes, signed with its shared secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookTarget {
+    /// `http://host[:port]/path`.
+    pub url: String,
+    /// The HMAC-SHA256 key (at least 16 bytes).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookTarget").field("url", &self.url).field("secret", &"<redacted>").finish()
+    }
+}
+
+/// `[[webhooks]]` of `kinga.toml`: the secret inline or, better, named by an environment variable.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookFile {
+    url: String,
+    secret: Option<String>,
+    secret_env: Option<String>,
+}
+
+impl WebhookFile {
+    fn resolve(self, n: usize) -> Result<WebhookTarget, String> {
+        let at = format!("webhooks[{n}]");
+        let uri: axum::http::Uri = self.url.parse().map_err(|_| format!("{at}.url: {:?} is not a URL", self.url))?;
+        match uri.scheme_str() {
+            Some("http") if uri.host().is_some() => {}
+            Some("https") => {
+                return Err(format!(
+                    "{at}.url: https is not supported by this build (no TLS client); post to an http \
+                     relay on the same host or network"
+                ));
+            }
+            _ => return Err(format!("{at}.url: must be http://host[:port]/path")),
+        }
+        let secret = match (self.secret, self.secret_env) {
+            (Some(s), None) => s,
+            (None, Some(var)) => std::env::var(&var).map_err(|_| format!("{at}.secret_env: ${var} is not set"))?,
+            _ => return Err(format!("{at}: give exactly one of secret or secret_env")),
+        };
+        if secret.len() < 16 {
+            return Err(format!("{at}.secret: at least 16 bytes"));
+        }
+        Ok(WebhookTarget { url: self.url, secret })
+    }
 }
 
 /// Resource limits of the HTTP service.
@@ -199,6 +251,8 @@ pub struct FileConfig {
     scoring: ScoringFile,
     #[serde(default)]
     limits: LimitsFile,
+    #[serde(default)]
+    webhooks: Vec<WebhookFile>,
 }
 
 /// `[scoring]` of `kinga.toml`.
@@ -331,6 +385,7 @@ impl Config {
                 .clone()
                 .or(file.basemap_url)
                 .unwrap_or_else(|| "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into()),
+            webhooks: file.webhooks.into_iter().enumerate().map(|(n, w)| w.resolve(n)).collect::<Result<_, _>>()?,
         })
     }
 }
@@ -360,5 +415,21 @@ mod tests {
         assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
         let o = Overrides { addr: Some("nowhere".into()), ..Overrides::default() };
         assert!(Config::from_layers(FileConfig::default(), &o).unwrap_err().contains("addr"));
+    }
+
+    #[test]
+    fn webhooks_are_checked_and_their_secrets_not_printed() {
+        let load = |text: &str| Config::from_layers(toml::from_str(text).unwrap(), &Overrides::default());
+        let ok = load("[[webhooks]]\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"0123456789abcdef\"\n").unwrap();
+        assert_eq!(ok.webhooks.len(), 1);
+        assert!(!format!("{ok:?}").contains("0123456789abcdef"));
+        let short = load("[[webhooks]]\nurl = \"http://h/x\"\nsecret = \"short\"\n").unwrap_err();
+        assert_eq!(short, "webhooks[0].secret: at least 16 bytes");
+        let tls = load("[[webhooks]]\nurl = \"https://h/x\"\nsecret = \"0123456789abcdef\"\n").unwrap_err();
+        assert!(tls.starts_with("webhooks[0].url: https"), "{tls}");
+        let both = "[[webhooks]]\nurl = \"http://h/x\"\nsecret = \"0123456789abcdef\"\nsecret_env = \"X\"\n";
+        assert!(load(both).unwrap_err().contains("exactly one"));
+        let unset = load("[[webhooks]]\nurl = \"http://h/x\"\nsecret_env = \"KINGA_TEST_UNSET_SECRET\"\n").unwrap_err();
+        assert!(unset.contains("$KINGA_TEST_UNSET_SECRET is not set"), "{unset}");
     }
 }

@@ -37,6 +37,9 @@ pub struct EarlyWarning {
     ids: Mutex<HashMap<(AlertKind, CellIndex), Uuid>>,
     /// One evaluation at a time, so a clearing never overtakes the storing of its opening.
     evaluating: tokio::sync::Mutex<()>,
+    /// Webhooks announced in the outbox with every change, and the dispatcher to wake.
+    webhooks: Arc<[crate::config::WebhookTarget]>,
+    dispatcher: Option<Arc<crate::webhooks::Dispatcher>>,
 }
 
 impl std::fmt::Debug for EarlyWarning {
@@ -70,16 +73,41 @@ impl EarlyWarning {
             }
         }
         let monitor = Monitor::new(rules, ids.keys().copied());
+        let webhooks: Arc<[crate::config::WebhookTarget]> = service.config().webhooks.clone().into();
+        let dispatcher = (!webhooks.is_empty())
+            .then(|| Arc::new(crate::webhooks::Dispatcher::new(service.store().clone(), webhooks.clone())));
         Ok(Arc::new(Self {
             service,
             monitor: Mutex::new(monitor),
             ids: Mutex::new(ids),
             evaluating: tokio::sync::Mutex::new(()),
+            webhooks,
+            dispatcher,
         }))
     }
 
-    /// Runs the monitor: after every change, and every [`TICK`].
+    /// The outbox messages of one alert change (none without webhooks).
+    fn announce(&self, event: &'static str, extra: Option<(&'static str, Value)>) -> crate::store::Announce {
+        if self.webhooks.is_empty() {
+            return crate::store::announce_nothing();
+        }
+        crate::webhooks::announce(self.webhooks.clone(), event, extra)
+    }
+
+    /// Publishes an alert change on the event bus and wakes the webhook dispatcher.
+    fn announced(&self, record: &AlertRecord, event: &str) {
+        if let Some(d) = &self.dispatcher {
+            d.waker().notify_one();
+        }
+        self.service.publish(Event::Alert(alert_json(record, event, None)));
+    }
+
+    /// Runs the monitor (after every change, and every [`TICK`]) and the webhook dispatcher,
+    /// which first delivers whatever a previous run left in the outbox.
     pub fn spawn(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        if let Some(d) = &self.dispatcher {
+            d.clone().spawn();
+        }
         let me = self.clone();
         tokio::spawn(async move {
             let mut rx = me.service.subscribe();
@@ -128,13 +156,16 @@ impl EarlyWarning {
                         reason: c.reason,
                         closed_at: None,
                     };
-                    self.service.store().insert_alert(record.clone(), "kinga".into()).await?;
+                    self.service
+                        .store()
+                        .insert_alert(record.clone(), "kinga".into(), self.announce("opened", None))
+                        .await?;
                     self.ids
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .insert((c.kind, c.cell), record.id);
                     tracing::info!(alert = %record.id, kind = record.kind, "alert opened");
-                    self.service.publish(Event::Alert(alert_json(&record, "opened", None)));
+                    self.announced(&record, "opened");
                 }
                 Change::Cleared(kind, cell) => {
                     let id = self.ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&(kind, cell));
@@ -145,9 +176,11 @@ impl EarlyWarning {
                         at: Utc::now(),
                         note: Some("the condition cleared".into()),
                     };
-                    if let Some(record) = self.service.store().set_alert_status(id, step).await? {
+                    if let Some(record) =
+                        self.service.store().set_alert_status(id, step, self.announce("closed", None)).await?
+                    {
                         tracing::info!(alert = %id, "alert closed: condition cleared");
-                        self.service.publish(Event::Alert(alert_json(&record, "closed", None)));
+                        self.announced(&record, "closed");
                     }
                 }
             }
@@ -180,14 +213,21 @@ impl EarlyWarning {
                 format!("an alert that is {} cannot be {status}", current.status),
             )));
         }
-        let step = AlertEvent { status: status.into(), actor: actor.into(), at: Utc::now(), note };
-        let record = self.service.store().set_alert_status(id, step).await?.ok_or(ServiceError::NotFound)?;
+        let event = if status == "acknowledged" { "acknowledged" } else { "resolved" };
+        let step = AlertEvent { status: status.into(), actor: actor.into(), at: Utc::now(), note: note.clone() };
+        let extra = note.map(|n| ("note", Value::String(n)));
+        let record = self
+            .service
+            .store()
+            .set_alert_status(id, step, self.announce(event, extra))
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         if status == "resolved" {
             // The rule stays satisfied-and-known in the monitor until its condition clears, so a
             // resolved alert does not reopen at once; it only loses its link to the record.
             self.ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|_, v| *v != id);
         }
-        self.service.publish(Event::Alert(alert_json(&record, status, None)));
+        self.announced(&record, status);
         Ok(record)
     }
 
@@ -196,12 +236,15 @@ impl EarlyWarning {
     /// # Errors
     /// [`ServiceError::NotFound`].
     pub async fn act(&self, id: Uuid, action: String, actor: &str) -> Result<AlertRecord, ServiceError> {
-        let action = AlertAction { action, actor: actor.into(), at: Utc::now() };
-        if !self.service.store().add_alert_action(id, action).await? {
-            return Err(ServiceError::NotFound);
-        }
-        let (record, _, _) = self.service.store().get_alert(id).await?.ok_or(ServiceError::NotFound)?;
-        self.service.publish(Event::Alert(alert_json(&record, "action", None)));
+        let action = AlertAction { action, actor: actor.into(), at: crate::domain::truncate_micros(Utc::now()) };
+        let extra = json!({ "action": action.action, "actor": action.actor, "at": action.at.to_rfc3339() });
+        let record = self
+            .service
+            .store()
+            .add_alert_action(id, action, self.announce("action", Some(("action", extra))))
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.announced(&record, "action");
         Ok(record)
     }
 }

@@ -15,3 +15,4 @@ pub mod scenario;
 pub mod scoring;
 pub mod service;
 pub mod store;
+pub mod webhooks;

@@ -218,6 +218,45 @@ pub struct AlertAction {
     pub at: DateTime<Utc>,
 }
 
+/// A webhook delivery waiting in the outbox: written in the same transaction as the alert change
+/// it announces, so an acknowledged change is never left unannounced by a crash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// The delivery's identifier, sent as its idempotency key (the same on every retry).
+    pub id: Uuid,
+    /// Where it goes (the configured webhook URL).
+    pub target: String,
+    /// The alert it announces.
+    pub alert_id: Uuid,
+    /// The JSON body, fixed at enqueue time (retries send the same bytes).
+    pub body: String,
+    /// When it was enqueued.
+    pub created_at: DateTime<Utc>,
+    /// Attempts made so far.
+    pub attempts: u32,
+}
+
+/// Builds the outbox messages announcing an alert change from the alert as it is after the
+/// change; called by the store inside the change's transaction.
+pub type Announce = Box<dyn FnOnce(&AlertRecord) -> Vec<OutboxMessage> + Send>;
+
+/// An [`Announce`] that enqueues nothing (no webhooks configured).
+#[must_use]
+pub fn announce_nothing() -> Announce {
+    Box::new(|_| Vec::new())
+}
+
+/// Outbox counts, for metrics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxCounts {
+    /// Waiting to be delivered (including retries).
+    pub pending: u64,
+    /// Delivered.
+    pub delivered: u64,
+    /// Given up after the last retry.
+    pub failed: u64,
+}
+
 /// One alert with its lifecycle steps and actions, oldest first.
 pub type AlertDetail = (AlertRecord, Vec<AlertEvent>, Vec<AlertAction>);
 
@@ -299,15 +338,48 @@ pub trait Store: Send + Sync {
     /// The audit log, oldest first, from `after_seq` (exclusive), at most `limit` entries.
     fn audit_log(&self, after_seq: i64, limit: usize) -> BoxFuture<'_, Result<Vec<AuditEntry>, StoreError>>;
 
-    /// Stores a new alert with its opening event, in one transaction.
-    fn insert_alert(&self, alert: AlertRecord, actor: String) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Stores a new alert with its opening event and the outbox messages `announce` makes of
+    /// it, in one transaction.
+    fn insert_alert(
+        &self,
+        alert: AlertRecord,
+        actor: String,
+        announce: Announce,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Moves an alert to `status`, recording the step; `closed_at` is set for `resolved` and
-    /// `closed`. `None` when the alert does not exist.
-    fn set_alert_status(&self, id: Uuid, step: AlertEvent) -> BoxFuture<'_, Result<Option<AlertRecord>, StoreError>>;
+    /// `closed`; the outbox messages `announce` makes of the updated alert are enqueued in the
+    /// same transaction. `None` (and nothing written) when the alert does not exist.
+    fn set_alert_status(
+        &self,
+        id: Uuid,
+        step: AlertEvent,
+        announce: Announce,
+    ) -> BoxFuture<'_, Result<Option<AlertRecord>, StoreError>>;
 
-    /// Records an action taken; `false` when the alert does not exist.
-    fn add_alert_action(&self, id: Uuid, action: AlertAction) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Records an action taken, with the outbox messages `announce` makes, in one transaction;
+    /// `None` (and nothing written) when the alert does not exist.
+    fn add_alert_action(
+        &self,
+        id: Uuid,
+        action: AlertAction,
+        announce: Announce,
+    ) -> BoxFuture<'_, Result<Option<AlertRecord>, StoreError>>;
+
+    /// Undelivered outbox messages due at `now`, oldest first, at most `limit`.
+    fn due_deliveries(&self, now: DateTime<Utc>, limit: usize)
+    -> BoxFuture<'_, Result<Vec<OutboxMessage>, StoreError>>;
+
+    /// Records a delivery attempt: delivered (`Ok`), to be retried at `Err(Some(t))`, or given up
+    /// (`Err(None)`), with the error text of a failure.
+    fn record_delivery(
+        &self,
+        id: Uuid,
+        outcome: Result<DateTime<Utc>, (Option<DateTime<Utc>>, String)>,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// How many outbox messages are pending, delivered and failed.
+    fn outbox_counts(&self) -> BoxFuture<'_, Result<OutboxCounts, StoreError>>;
 
     /// Alerts, newest first: only `open`/`acknowledged` ones when `active_only`.
     fn list_alerts(&self, active_only: bool, limit: usize) -> BoxFuture<'_, Result<Vec<AlertRecord>, StoreError>>;

@@ -646,20 +646,51 @@ impl Store for PostgisStore {
         })
     }
 
-    fn insert_alert(&self, alert: super::AlertRecord, actor: String) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.insert_alert_tx(alert, actor))
+    fn insert_alert(
+        &self,
+        alert: super::AlertRecord,
+        actor: String,
+        announce: super::Announce,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.insert_alert_tx(alert, actor, announce))
     }
 
     fn set_alert_status(
         &self,
         id: Uuid,
         step: super::AlertEvent,
+        announce: super::Announce,
     ) -> BoxFuture<'_, Result<Option<super::AlertRecord>, StoreError>> {
-        Box::pin(self.set_alert_status_tx(id, step))
+        Box::pin(self.set_alert_status_tx(id, step, announce))
     }
 
-    fn add_alert_action(&self, id: Uuid, action: super::AlertAction) -> BoxFuture<'_, Result<bool, StoreError>> {
-        Box::pin(self.add_alert_action_tx(id, action))
+    fn add_alert_action(
+        &self,
+        id: Uuid,
+        action: super::AlertAction,
+        announce: super::Announce,
+    ) -> BoxFuture<'_, Result<Option<super::AlertRecord>, StoreError>> {
+        Box::pin(self.add_alert_action_tx(id, action, announce))
+    }
+
+    fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<super::OutboxMessage>, StoreError>> {
+        Box::pin(self.due_deliveries_q(now, limit))
+    }
+
+    fn record_delivery(
+        &self,
+        id: Uuid,
+        outcome: Result<DateTime<Utc>, (Option<DateTime<Utc>>, String)>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.record_delivery_q(id, outcome))
+    }
+
+    fn outbox_counts(&self) -> BoxFuture<'_, Result<super::OutboxCounts, StoreError>> {
+        Box::pin(self.outbox_counts_q())
     }
 
     fn list_alerts(

@@ -6,7 +6,7 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::postgis::PostgisStore;
-use super::{AlertAction, AlertEvent, AlertRecord, MAX_PAGE, StoreError};
+use super::{AlertAction, AlertEvent, AlertRecord, Announce, MAX_PAGE, OutboxCounts, OutboxMessage, StoreError};
 
 fn read_alert(row: &PgRow) -> Result<AlertRecord, StoreError> {
     let res: i16 = row.try_get("res")?;
@@ -31,8 +31,32 @@ async fn fetch_alert(conn: &mut PgConnection, id: Uuid) -> Result<Option<AlertRe
     row.as_ref().map(read_alert).transpose()
 }
 
+/// Writes outbox messages inside the caller's transaction.
+async fn enqueue(conn: &mut PgConnection, messages: Vec<OutboxMessage>) -> Result<(), StoreError> {
+    for m in messages {
+        sqlx::query(
+            "INSERT INTO webhook_outbox (id, target, alert_id, body, created_at, attempts, next_attempt_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $5)",
+        )
+        .bind(m.id)
+        .bind(&m.target)
+        .bind(m.alert_id)
+        .bind(&m.body)
+        .bind(m.created_at)
+        .bind(i32::try_from(m.attempts).unwrap_or(i32::MAX))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 impl PostgisStore {
-    pub(super) async fn insert_alert_tx(&self, a: AlertRecord, actor: String) -> Result<(), StoreError> {
+    pub(super) async fn insert_alert_tx(
+        &self,
+        a: AlertRecord,
+        actor: String,
+        announce: Announce,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO alerts (id, kind, cell, res, opened_at, status, level, score, reason, closed_at) \
@@ -58,6 +82,7 @@ impl PostgisStore {
             .bind(&a.reason)
             .execute(&mut *tx)
             .await?;
+        enqueue(&mut tx, announce(&a)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -66,6 +91,7 @@ impl PostgisStore {
         &self,
         id: Uuid,
         step: AlertEvent,
+        announce: Announce,
     ) -> Result<Option<AlertRecord>, StoreError> {
         let mut tx = self.pool().begin().await?;
         let closing = matches!(step.status.as_str(), "resolved" | "closed");
@@ -90,15 +116,21 @@ impl PostgisStore {
             .execute(&mut *tx)
             .await?;
         let alert = fetch_alert(&mut tx, id).await?;
+        if let Some(a) = &alert {
+            enqueue(&mut tx, announce(a)).await?;
+        }
         tx.commit().await?;
         Ok(alert)
     }
 
-    pub(super) async fn add_alert_action_tx(&self, id: Uuid, action: AlertAction) -> Result<bool, StoreError> {
+    pub(super) async fn add_alert_action_tx(
+        &self,
+        id: Uuid,
+        action: AlertAction,
+        announce: Announce,
+    ) -> Result<Option<AlertRecord>, StoreError> {
         let mut tx = self.pool().begin().await?;
-        if fetch_alert(&mut tx, id).await?.is_none() {
-            return Ok(false);
-        }
+        let Some(alert) = fetch_alert(&mut tx, id).await? else { return Ok(None) };
         sqlx::query("INSERT INTO alert_actions (alert_id, action, actor, at) VALUES ($1, $2, $3, $4)")
             .bind(id)
             .bind(&action.action)
@@ -106,8 +138,80 @@ impl PostgisStore {
             .bind(action.at)
             .execute(&mut *tx)
             .await?;
+        enqueue(&mut tx, announce(&alert)).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(alert))
+    }
+
+    pub(super) async fn due_deliveries_q(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, target, alert_id, body, created_at, attempts FROM webhook_outbox \
+             WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::try_from(limit.clamp(1, MAX_PAGE)).unwrap_or(1))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxMessage {
+                    id: r.try_get("id")?,
+                    target: r.try_get("target")?,
+                    alert_id: r.try_get("alert_id")?,
+                    body: r.try_get("body")?,
+                    created_at: r.try_get("created_at")?,
+                    attempts: u32::try_from(r.try_get::<i32, _>("attempts")?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn record_delivery_q(
+        &self,
+        id: Uuid,
+        outcome: Result<DateTime<Utc>, (Option<DateTime<Utc>>, String)>,
+    ) -> Result<(), StoreError> {
+        let q = match outcome {
+            Ok(at) => sqlx::query(
+                "UPDATE webhook_outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = $2, \
+                 last_error = NULL WHERE id = $1",
+            )
+            .bind(id)
+            .bind(at),
+            Err((Some(next), error)) => sqlx::query(
+                "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(next)
+            .bind(error),
+            Err((None, error)) => sqlx::query(
+                "UPDATE webhook_outbox SET status = 'failed', attempts = attempts + 1, last_error = $2 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(error),
+        };
+        q.execute(self.pool()).await?;
+        Ok(())
+    }
+
+    pub(super) async fn outbox_counts_q(&self) -> Result<OutboxCounts, StoreError> {
+        let rows = sqlx::query("SELECT status, count(*) AS n FROM webhook_outbox GROUP BY status")
+            .fetch_all(self.pool())
+            .await?;
+        let mut c = OutboxCounts::default();
+        for r in rows {
+            let n = u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0);
+            match r.try_get::<String, _>("status")?.as_str() {
+                "pending" => c.pending = n,
+                "delivered" => c.delivered = n,
+                _ => c.failed = n,
+            }
+        }
+        Ok(c)
     }
 
     pub(super) async fn list_alerts_q(&self, active_only: bool, limit: usize) -> Result<Vec<AlertRecord>, StoreError> {

@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::rows::{RawReport, check_text, reporter_json, tags_json};
 use super::{
-    AlertAction, AlertEvent, AlertRecord, AuditEntry, BoxFuture, InsertOutcome, MAX_PAGE, ReportQuery, Store,
-    StoreError, TokenRecord, VerificationChange,
+    AlertAction, AlertEvent, AlertRecord, Announce, AuditEntry, BoxFuture, InsertOutcome, MAX_PAGE, OutboxCounts,
+    OutboxMessage, ReportQuery, Store, StoreError, TokenRecord, VerificationChange,
 };
 use crate::domain::{Report, Verification};
 use crate::index::grid;
@@ -421,16 +421,108 @@ impl Store for SqliteStore {
         })
     }
 
-    fn insert_alert(&self, alert: AlertRecord, actor: String) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.insert_alert_tx(alert, actor))
+    fn insert_alert(
+        &self,
+        alert: AlertRecord,
+        actor: String,
+        announce: Announce,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.insert_alert_tx(alert, actor, announce))
     }
 
-    fn set_alert_status(&self, id: Uuid, step: AlertEvent) -> BoxFuture<'_, Result<Option<AlertRecord>, StoreError>> {
-        Box::pin(self.set_alert_status_tx(id, step))
+    fn set_alert_status(
+        &self,
+        id: Uuid,
+        step: AlertEvent,
+        announce: Announce,
+    ) -> BoxFuture<'_, Result<Option<AlertRecord>, StoreError>> {
+        Box::pin(self.set_alert_status_tx(id, step, announce))
     }
 
-    fn add_alert_action(&self, id: Uuid, action: AlertAction) -> BoxFuture<'_, Result<bool, StoreError>> {
-        Box::pin(self.add_alert_action_tx(id, action))
+    fn add_alert_action(
+        &self,
+        id: Uuid,
+        action: AlertAction,
+        announce: Announce,
+    ) -> BoxFuture<'_, Result<Option<AlertRecord>, StoreError>> {
+        Box::pin(self.add_alert_action_tx(id, action, announce))
+    }
+
+    fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<OutboxMessage>, StoreError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT id, target, alert_id, body, created_at, attempts FROM webhook_outbox \
+                 WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+            )
+            .bind(micros(now))
+            .bind(i64::try_from(limit.clamp(1, MAX_PAGE)).unwrap_or(1))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(OutboxMessage {
+                        id: r.try_get("id")?,
+                        target: r.try_get("target")?,
+                        alert_id: r.try_get("alert_id")?,
+                        body: r.try_get("body")?,
+                        created_at: from_micros(r.try_get("created_at")?)?,
+                        attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn record_delivery(
+        &self,
+        id: Uuid,
+        outcome: Result<DateTime<Utc>, (Option<DateTime<Utc>>, String)>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let q = match outcome {
+                Ok(at) => sqlx::query(
+                    "UPDATE webhook_outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?2, \
+                     last_error = NULL WHERE id = ?1",
+                )
+                .bind(id)
+                .bind(micros(at)),
+                Err((Some(next), error)) => sqlx::query(
+                    "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+                )
+                .bind(id)
+                .bind(micros(next))
+                .bind(error),
+                Err((None, error)) => sqlx::query(
+                    "UPDATE webhook_outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                )
+                .bind(id)
+                .bind(error),
+            };
+            q.execute(&self.pool).await?;
+            Ok(())
+        })
+    }
+
+    fn outbox_counts(&self) -> BoxFuture<'_, Result<OutboxCounts, StoreError>> {
+        Box::pin(async move {
+            let rows = sqlx::query("SELECT status, count(*) AS n FROM webhook_outbox GROUP BY status")
+                .fetch_all(&self.pool)
+                .await?;
+            let mut c = OutboxCounts::default();
+            for r in rows {
+                let n = u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0);
+                match r.try_get::<String, _>("status")?.as_str() {
+                    "pending" => c.pending = n,
+                    "delivered" => c.delivered = n,
+                    _ => c.failed = n,
+                }
+            }
+            Ok(c)
+        })
     }
 
     fn list_alerts(&self, active_only: bool, limit: usize) -> BoxFuture<'_, Result<Vec<AlertRecord>, StoreError>> {
@@ -466,9 +558,29 @@ async fn fetch_alert(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<Ale
     row.as_ref().map(read_alert).transpose()
 }
 
+/// Writes outbox messages inside the caller's transaction.
+async fn enqueue(conn: &mut SqliteConnection, messages: Vec<OutboxMessage>) -> Result<(), StoreError> {
+    for m in messages {
+        sqlx::query(
+            "INSERT INTO webhook_outbox (id, target, alert_id, body, created_at, attempts, next_attempt_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(m.id)
+        .bind(&m.target)
+        .bind(m.alert_id)
+        .bind(&m.body)
+        .bind(micros(m.created_at))
+        .bind(i64::from(m.attempts))
+        .bind(micros(m.created_at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Alert storage (the `Store` methods delegate here to keep the trait impl readable).
-    async fn insert_alert_tx(&self, a: AlertRecord, actor: String) -> Result<(), StoreError> {
+    async fn insert_alert_tx(&self, a: AlertRecord, actor: String, announce: Announce) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO alerts (id, kind, cell, res, opened_at, status, level, score, reason, closed_at) \
@@ -494,11 +606,17 @@ impl SqliteStore {
             .bind(&a.reason)
             .execute(&mut *tx)
             .await?;
+        enqueue(&mut tx, announce(&a)).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn set_alert_status_tx(&self, id: Uuid, step: AlertEvent) -> Result<Option<AlertRecord>, StoreError> {
+    async fn set_alert_status_tx(
+        &self,
+        id: Uuid,
+        step: AlertEvent,
+        announce: Announce,
+    ) -> Result<Option<AlertRecord>, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let closing = matches!(step.status.as_str(), "resolved" | "closed");
         let updated =
@@ -521,15 +639,21 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         let alert = fetch_alert(&mut tx, id).await?;
+        if let Some(a) = &alert {
+            enqueue(&mut tx, announce(a)).await?;
+        }
         tx.commit().await?;
         Ok(alert)
     }
 
-    async fn add_alert_action_tx(&self, id: Uuid, action: AlertAction) -> Result<bool, StoreError> {
+    async fn add_alert_action_tx(
+        &self,
+        id: Uuid,
+        action: AlertAction,
+        announce: Announce,
+    ) -> Result<Option<AlertRecord>, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if fetch_alert(&mut tx, id).await?.is_none() {
-            return Ok(false);
-        }
+        let Some(alert) = fetch_alert(&mut tx, id).await? else { return Ok(None) };
         sqlx::query("INSERT INTO alert_actions (alert_id, action, actor, at) VALUES (?, ?, ?, ?)")
             .bind(id)
             .bind(&action.action)
@@ -537,8 +661,9 @@ impl SqliteStore {
             .bind(micros(action.at))
             .execute(&mut *tx)
             .await?;
+        enqueue(&mut tx, announce(&alert)).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(alert))
     }
 
     async fn list_alerts_q(&self, active_only: bool, limit: usize) -> Result<Vec<AlertRecord>, StoreError> {

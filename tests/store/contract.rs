@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use kinga::domain::{Category, Report, ReportParts, Reporter, Severity, Source, Verification};
-use kinga::store::{AuditEntry, InsertOutcome, ReportQuery, TokenRecord, VerificationChange, verify_audit_chain};
+use kinga::store::{
+    AuditEntry, InsertOutcome, ReportQuery, TokenRecord, VerificationChange, announce_nothing, verify_audit_chain,
+};
 use uuid::Uuid;
 
 use super::backends::Fresh;
@@ -405,28 +407,38 @@ pub async fn alerts_keep_their_lifecycle_and_actions(f: Fresh) {
         reason: "risk score 62 (high)".into(),
         closed_at: None,
     };
-    f.store.insert_alert(alert(1, 0), "kinga".into()).await.unwrap();
-    f.store.insert_alert(alert(2, 10), "kinga".into()).await.unwrap();
+    f.store.insert_alert(alert(1, 0), "kinga".into(), announce_nothing()).await.unwrap();
+    f.store.insert_alert(alert(2, 10), "kinga".into(), announce_nothing()).await.unwrap();
     let step = |status: &str, actor: &str, minutes: i64| AlertEvent {
         status: status.into(),
         actor: actor.into(),
         at: t0() + Duration::minutes(minutes),
         note: Some(format!("{status} by {actor}")),
     };
-    let acked =
-        f.store.set_alert_status(Uuid::from_u128(1), step("acknowledged", "ocs-kisumu", 5)).await.unwrap().unwrap();
+    let acked = f
+        .store
+        .set_alert_status(Uuid::from_u128(1), step("acknowledged", "ocs-kisumu", 5), announce_nothing())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((acked.status.as_str(), acked.closed_at), ("acknowledged", None));
     let action = AlertAction {
         action: "peace committee sent to Kondele".into(),
         actor: "ocs-kisumu".into(),
         at: t0() + Duration::minutes(20),
     };
-    assert!(f.store.add_alert_action(Uuid::from_u128(1), action.clone()).await.unwrap());
-    assert!(!f.store.add_alert_action(Uuid::from_u128(9), action.clone()).await.unwrap());
-    let resolved =
-        f.store.set_alert_status(Uuid::from_u128(1), step("resolved", "ocs-kisumu", 90)).await.unwrap().unwrap();
+    let after_action = f.store.add_alert_action(Uuid::from_u128(1), action.clone(), announce_nothing()).await.unwrap();
+    assert_eq!(after_action.map(|a| a.status), Some("acknowledged".to_string()));
+    assert_eq!(f.store.add_alert_action(Uuid::from_u128(9), action.clone(), announce_nothing()).await.unwrap(), None);
+    let resolved = f
+        .store
+        .set_alert_status(Uuid::from_u128(1), step("resolved", "ocs-kisumu", 90), announce_nothing())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(resolved.closed_at, Some(t0() + Duration::minutes(90)));
-    assert_eq!(f.store.set_alert_status(Uuid::from_u128(9), step("resolved", "x", 1)).await.unwrap(), None);
+    let missing = f.store.set_alert_status(Uuid::from_u128(9), step("resolved", "x", 1), announce_nothing());
+    assert_eq!(missing.await.unwrap(), None);
     let (a, events, actions) = f.store.get_alert(Uuid::from_u128(1)).await.unwrap().unwrap();
     assert_eq!(a.score, 61.5);
     assert_eq!(events.iter().map(|e| e.status.as_str()).collect::<Vec<_>>(), ["open", "acknowledged", "resolved"]);
@@ -436,6 +448,65 @@ pub async fn alerts_keep_their_lifecycle_and_actions(f: Fresh) {
     assert_eq!(active.iter().map(|a| a.id.as_u128()).collect::<Vec<_>>(), [2]);
     let all = f.store.list_alerts(false, 10).await.unwrap();
     assert_eq!(all.iter().map(|a| a.id.as_u128()).collect::<Vec<_>>(), [2, 1], "newest first");
+}
+
+/// The webhook outbox: messages are written with the alert change that makes them (from the
+/// alert as stored after it), come due oldest first, and end delivered, retried later or failed.
+pub async fn outbox_is_written_with_the_change_and_drained_in_order(f: Fresh) {
+    use kinga::store::{AlertAction, AlertEvent, AlertRecord, Announce, OutboxCounts, OutboxMessage};
+    let announce = |tag: &'static str| -> Announce {
+        Box::new(move |a: &AlertRecord| {
+            vec![OutboxMessage {
+                id: Uuid::now_v7(),
+                target: "http://127.0.0.1:9/hook".into(),
+                alert_id: a.id,
+                body: format!("{{\"tag\":\"{tag}\",\"status\":\"{}\"}}", a.status),
+                created_at: t0(),
+                attempts: 0,
+            }]
+        })
+    };
+    let alert = AlertRecord {
+        id: Uuid::from_u128(7),
+        kind: "trigger".into(),
+        cell: "887a6b6219fffff".into(),
+        res: 8,
+        opened_at: t0(),
+        status: "open".into(),
+        level: "high".into(),
+        score: 70.0,
+        reason: "verified killing".into(),
+        closed_at: None,
+    };
+    f.store.insert_alert(alert, "kinga".into(), announce("opened")).await.unwrap();
+    let step = AlertEvent { status: "acknowledged".into(), actor: "ocs".into(), at: t0(), note: None };
+    f.store.set_alert_status(Uuid::from_u128(7), step, announce("ack")).await.unwrap().unwrap();
+    let action = AlertAction { action: "patrol sent".into(), actor: "ocs".into(), at: t0() };
+    f.store.add_alert_action(Uuid::from_u128(7), action.clone(), announce("action")).await.unwrap().unwrap();
+    // A change to a missing alert enqueues nothing.
+    assert!(f.store.add_alert_action(Uuid::from_u128(8), action, announce("ghost")).await.unwrap().is_none());
+
+    let due = f.store.due_deliveries(t0(), 10).await.unwrap();
+    let bodies: Vec<&str> = due.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        [
+            r#"{"tag":"opened","status":"open"}"#,
+            r#"{"tag":"ack","status":"acknowledged"}"#,
+            r#"{"tag":"action","status":"acknowledged"}"#
+        ]
+    );
+    assert!(due.iter().all(|m| m.alert_id == Uuid::from_u128(7) && m.attempts == 0));
+    assert!(f.store.due_deliveries(t0() - Duration::seconds(1), 10).await.unwrap().is_empty());
+
+    f.store.record_delivery(due[0].id, Ok(t0())).await.unwrap();
+    f.store.record_delivery(due[1].id, Err((Some(t0() + Duration::seconds(2)), "HTTP 503".into()))).await.unwrap();
+    f.store.record_delivery(due[2].id, Err((None, "gone".into()))).await.unwrap();
+    assert_eq!(f.store.outbox_counts().await.unwrap(), OutboxCounts { pending: 1, delivered: 1, failed: 1 });
+    assert!(f.store.due_deliveries(t0() + Duration::seconds(1), 10).await.unwrap().is_empty());
+    let retry = f.store.due_deliveries(t0() + Duration::seconds(2), 10).await.unwrap();
+    assert_eq!((retry.len(), retry[0].id, retry[0].attempts), (1, due[1].id, 1));
+    assert_eq!(retry[0].body, due[1].body, "a retry sends the same bytes");
 }
 
 /// Instantiates every contract test for one backend constructor.
@@ -466,6 +537,7 @@ macro_rules! contract_suite {
             case!(bbox_edges_are_inclusive_and_exact);
             case!(keyset_breaks_received_at_ties_by_id_byte_order);
             case!(concurrent_overlapping_batches_never_fail);
+            case!(outbox_is_written_with_the_change_and_drained_in_order);
         }
     };
 }

@@ -38,6 +38,7 @@ pub async fn get_metrics(State(state): State<AppState>) -> Response {
         let e = state.service.engine();
         (e.len(), e.active_cells(h3o::Resolution::Nine), e.version())
     };
+    let outbox = state.service.store().outbox_counts().await.unwrap_or_default();
     let mut out = String::new();
     out.push_str("# HELP kinga_http_responses_total HTTP responses by status class.\n# TYPE kinga_http_responses_total counter\n");
     for (i, c) in m.responses.iter().enumerate().skip(1) {
@@ -57,6 +58,8 @@ pub async fn get_metrics(State(state): State<AppState>) -> Response {
         ("kinga_engine_active_cells_res9", "Resolution-9 cells with reports.", cells9 as u64),
         ("kinga_engine_version", "Engine change counter.", version),
         ("kinga_sse_clients", "Open event streams.", m.sse_clients.load(Ordering::Relaxed)),
+        ("kinga_webhook_outbox_pending", "Webhook deliveries waiting (incl. retries).", outbox.pending),
+        ("kinga_webhook_outbox_failed", "Webhook deliveries given up.", outbox.failed),
     ];
     for (name, help, v) in gauges {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
@@ -67,6 +70,17 @@ pub async fn get_metrics(State(state): State<AppState>) -> Response {
 const INDEX_HTML: &str = include_str!("../../../web-map/index.html");
 const APP_JS: &str = include_str!("../../../web-map/app.js");
 const APP_CSS: &str = include_str!("../../../web-map/app.css");
+
+/// The map's own file: embedded in the binary, or read afresh from `$KINGA_WEB_DEV_DIR` on each
+/// request when that is set, so the map can be edited and reloaded without rebuilding kinga.
+async fn map_source(name: &str, embedded: &'static str) -> Vec<u8> {
+    if let Some(dir) = std::env::var_os("KINGA_WEB_DEV_DIR")
+        && let Ok(bytes) = tokio::fs::read(PathBuf::from(dir).join(name)).await
+    {
+        return bytes;
+    }
+    embedded.as_bytes().to_vec()
+}
 
 /// Where Leaflet (installed by npm into `web-map/node_modules`) is found.
 fn leaflet_dir(state: &AppState) -> PathBuf {
@@ -81,8 +95,8 @@ fn leaflet_dir(state: &AppState) -> PathBuf {
 
 /// `GET /`: the map page.
 pub async fn get_map() -> Response {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], INDEX_HTML)
-        .into_response()
+    let page = map_source("index.html", INDEX_HTML).await;
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], page).into_response()
 }
 
 /// `GET /map/{file}`: the map's script and style (embedded), its configuration, and Leaflet,
@@ -93,8 +107,8 @@ pub async fn get_map_file(
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let (kind, body): (&str, Vec<u8>) = match file.as_str() {
-        "app.js" => ("text/javascript; charset=utf-8", APP_JS.as_bytes().to_vec()),
-        "app.css" => ("text/css; charset=utf-8", APP_CSS.as_bytes().to_vec()),
+        "app.js" => ("text/javascript; charset=utf-8", map_source("app.js", APP_JS).await),
+        "app.css" => ("text/css; charset=utf-8", map_source("app.css", APP_CSS).await),
         "config.json" => {
             let config = state.service.config();
             let region = state.service.region();
