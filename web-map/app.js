@@ -11,6 +11,18 @@ const THIN_REPORTS = 3; // fewer reports than this: "data thin", drawn pale and 
 const TREND = { rising: ['▲', 'rising'], steady: ['▶', 'steady'], falling: ['▼', 'falling'] };
 const POINT_ROLES = new Set(['verifier', 'analyst', 'admin']);
 const EXPORT_REPORT_ROLES = new Set(['analyst', 'verifier', 'admin']);
+// The route policy: these roles may list alerts (and acknowledge, resolve, record actions) and
+// receive the stream's alert events; everyone else never asks for them.
+const ALERT_ROLES = new Set(['verifier', 'planner', 'analyst', 'admin']);
+const ALERT_STEP_ROLES = new Set(['verifier', 'planner', 'analyst', 'admin']);
+const PATROL_ROLES = new Set(['planner', 'analyst', 'admin']);
+const ALERT_KINDS = {
+  high_risk: 'High risk', spike: 'Spike in reports', hotspot: 'New hotspot', trigger: 'Serious incident',
+  cluster: 'Mobilisation cluster',
+};
+const ALERT_STATUS_RANK = { open: 0, acknowledged: 1, closed: 2, resolved: 3 }; // a status never goes back
+const ALERT_LIST_LIMIT = 500;
+const ALERT_HISTORY_LIMIT = 200;
 const HOUR = 3_600_000;
 const MAX_CACHED_TILES = 600;
 const LIVE_REFRESH_MS = 60_000;
@@ -724,6 +736,7 @@ async function refreshTiles(revalidate) {
 
 async function refreshAll(revalidate) {
   await Promise.all([refreshTiles(revalidate), loadHotspots()]);
+  if (patrol.plan) renderPatrolSummary(); // says whether the plan still matches the view and time
   map.getContainer().dataset.ready = '1';
   map.getContainer().dataset.at = state.at === null ? 'live' : iso(state.at);
 }
@@ -893,6 +906,7 @@ function handleEvent(name, data) {
       if (state.token && changed) status(`Signed in: ${role} view.`);
       if (stream.everConnected || changed) scheduleRefresh(50, true); // missed events while away
       stream.everConnected = true;
+      loadAlerts(); // (re)connected: the list as it is now, then live from the stream
       break;
     }
     case 'report': {
@@ -928,10 +942,12 @@ function handleEvent(name, data) {
       const what = a.reason ? `${kind} — ${a.reason}` : kind;
       activity(`Alert ${a.event || a.status || ''}: ${what}`, 'alert');
       if (a.cell) flashCell(String(a.cell));
+      alertEvent(a);
       break;
     }
     case 'resync':
       scheduleRefresh(50, true);
+      loadAlerts(); // alert events may have been dropped too
       break;
     default:
   }
@@ -1033,6 +1049,7 @@ function showRole() {
     ? 'Exports are recorded in the audit log.'
     : 'Reports export needs an analyst, verifier or admin token. Exports are recorded in the audit log.';
   renderLegendNote();
+  syncRoleFeatures();
 }
 
 function resetForRole() {
@@ -1042,6 +1059,8 @@ function resetForRole() {
   cellIndex.clear();
   rankLayer.clearLayers();
   map.closePopup();
+  clearAlerts();
+  clearPatrol();
   state.role = null;
   showRole();
   connect();
@@ -1084,6 +1103,537 @@ async function exportLayer(layer, format) {
   } catch (e) {
     status(`Export failed: ${e.message}`, 'warn');
   }
+}
+
+// ---------------------------------------------------------------- early warnings (responder roles only)
+
+const alerts = {
+  byId: new Map(), // id → alert as last seen (list, stream, own steps)
+  items: new Map(), // id → {li, parts…} of the drawn list
+  stats: null,
+  loaded: false,
+  truncated: false,
+  showAll: false,
+  seq: 0,
+  overlay: null, // stream events received while a list request runs (applied on top of it)
+};
+let alertFocus; // layer: the ring around the alert zoomed to
+
+function mayReadAlerts() {
+  return ALERT_ROLES.has(state.role);
+}
+
+/** RFC 3339 with up to nanoseconds → microseconds since the epoch (the server orders by micros). */
+function micros(s) {
+  const m = /^(.*:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(String(s || ''));
+  if (!m) return 0;
+  return Date.parse(m[1] + m[3]) * 1000 + Number((m[2] || '').padEnd(6, '0').slice(0, 6));
+}
+
+/** The server's order: opened_at newest first, then id. */
+function newestFirst(x, y) {
+  return micros(y.opened_at) - micros(x.opened_at) || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
+}
+
+function isActive(a) {
+  return a.status === 'open' || a.status === 'acknowledged';
+}
+
+function kindLabel(kind) {
+  return ALERT_KINDS[kind] || label(String(kind || 'alert').replace(/_/g, '-'));
+}
+
+/** Merges what we learn about an alert; an older message never takes its status back. */
+function mergeAlert(prev, next) {
+  if (!prev) return { ...next };
+  const rp = ALERT_STATUS_RANK[prev.status] ?? -1;
+  const rn = ALERT_STATUS_RANK[next.status] ?? -1;
+  if (rn < rp) return { ...next, ...prev };
+  return { ...prev, ...next };
+}
+
+function activeAlerts() {
+  return [...alerts.byId.values()].filter(isActive).sort(newestFirst);
+}
+
+async function loadAlerts() {
+  if (!mayReadAlerts()) return;
+  const seq = ++alerts.seq;
+  const role = state.role;
+  alerts.overlay = new Map();
+  try {
+    const [active, all] = await Promise.all([
+      apiJson(`/api/v1/alerts?status=active&limit=${ALERT_LIST_LIMIT}`),
+      alerts.showAll ? apiJson(`/api/v1/alerts?status=all&limit=${ALERT_HISTORY_LIMIT}`) : null,
+    ]);
+    if (seq !== alerts.seq || state.role !== role) return;
+    const byId = new Map();
+    for (const a of all ? all.alerts : []) byId.set(a.id, a);
+    for (const a of active.alerts) byId.set(a.id, mergeAlert(byId.get(a.id), a));
+    for (const a of alerts.overlay.values()) byId.set(a.id, mergeAlert(byId.get(a.id), a));
+    alerts.byId = byId;
+    // The medians are over the listed alerts: only the history has resolved ones.
+    alerts.stats = (all ? all.stats : active.stats) || null;
+    alerts.truncated = active.alerts.length >= ALERT_LIST_LIMIT;
+    alerts.loaded = true;
+    alerts.overlay = null;
+    renderAlerts();
+  } catch (e) {
+    if (seq === alerts.seq) status(`Alerts unavailable: ${e.message}`, 'warn');
+  }
+}
+
+/** An `alert` event from the stream: opened, acknowledged, resolved, closed, action. */
+function alertEvent(a) {
+  if (!mayReadAlerts() || !a || !a.id) return;
+  const { event, ...rest } = a;
+  if (alerts.overlay) alerts.overlay.set(a.id, mergeAlert(alerts.overlay.get(a.id), rest));
+  const prev = alerts.byId.get(a.id);
+  const next = mergeAlert(prev, rest);
+  // Only the active ones are kept unless the list shows the history too.
+  if (isActive(next) || alerts.showAll) alerts.byId.set(a.id, next);
+  else alerts.byId.delete(a.id);
+  if (event === 'opened') {
+    const b = $('alert-banner');
+    b.classList.remove('fresh');
+    void b.offsetWidth; // restart the animation
+    b.classList.add('fresh');
+    $('alert-live').textContent = `New alert: ${kindLabel(a.kind)} — ${a.reason || ''}`;
+  }
+  // The event does not carry the number of actions: ask for this one alert (idempotent).
+  if (event === 'action' && prev) refreshAlert(a.id);
+  renderAlerts();
+}
+
+async function refreshAlert(id) {
+  const seq = alerts.seq;
+  try {
+    const d = await apiJson(`/api/v1/alerts/${encodeURIComponent(id)}`);
+    if (seq !== alerts.seq || !alerts.byId.has(id)) return;
+    const { event, history, actions, ...rest } = d;
+    alerts.byId.set(id, mergeAlert(alerts.byId.get(id), { ...rest, actions: Array.isArray(actions) ? actions.length : undefined }));
+    renderAlerts();
+  } catch { /* the next list load has it */ }
+}
+
+function renderAlerts() {
+  renderAlertBanner();
+  if (!$('alerts-panel').hidden) renderAlertList();
+}
+
+function worstLevel(list) {
+  let worst = -1;
+  for (const a of list) worst = Math.max(worst, LEVELS.indexOf(a.level));
+  return worst >= 0 ? LEVELS[worst] : 'none';
+}
+
+function renderAlertBanner() {
+  const b = $('alert-banner');
+  const show = mayReadAlerts() && alerts.loaded;
+  b.hidden = !show;
+  if (!show) {
+    b.dataset.count = '0';
+    $('alert-count').textContent = '';
+    $('alert-newest').textContent = '';
+    return;
+  }
+  const active = activeAlerts();
+  const unacked = active.filter((a) => a.status === 'open').length;
+  const newest = active[0];
+  b.dataset.count = String(active.length);
+  b.dataset.newest = newest ? newest.id : '';
+  b.dataset.level = worstLevel(active);
+  const n = `${active.length}${alerts.truncated ? '+' : ''}`;
+  $('alert-count').textContent = active.length
+    ? `${n} active alert${active.length === 1 ? '' : 's'}${unacked ? ` · ${unacked} not acknowledged` : ''}`
+    : 'No active alerts';
+  $('alert-newest').textContent = newest
+    ? `Newest: ${newest.reason} — ${kindLabel(newest.kind)}, ${label(newest.level)}, ${ago(micros(newest.opened_at) / 1000)}`
+    : 'The early-warning monitor is running.';
+  b.title = active.length ? 'Show the alert list' : 'Show recent alerts';
+}
+
+function setAlertPanel(open) {
+  const panel = $('alerts-panel');
+  const b = $('alert-banner');
+  if (open && !mayReadAlerts()) return;
+  panel.hidden = !open;
+  b.setAttribute('aria-expanded', String(open));
+  if (open) {
+    renderAlertList();
+    $('alerts-h').focus();
+  }
+}
+
+function alertStats() {
+  const st = alerts.stats;
+  if (!st) return '';
+  const dur = (s) => {
+    if (typeof s !== 'number') return '—';
+    if (s < 90) return `${Math.round(s)} s`;
+    if (s < 5400) return `${Math.round(s / 60)} min`;
+    return `${(s / 3600).toFixed(1)} h`;
+  };
+  return `Median time to acknowledge ${dur(st.median_time_to_ack_s)} · to first action ${dur(st.median_time_to_first_action_s)}`
+    + ` · to resolve ${dur(st.median_time_to_resolve_s)} (${alerts.showAll ? `last ${st.alerts} alerts` : 'active alerts'}).`;
+}
+
+function renderAlertList() {
+  const ul = $('alert-list');
+  const list = (alerts.showAll ? [...alerts.byId.values()] : activeAlerts()).sort(newestFirst);
+  const wanted = new Set(list.map((a) => a.id));
+  for (const [id, item] of alerts.items) {
+    if (!wanted.has(id)) {
+      item.li.remove();
+      alerts.items.delete(id);
+    }
+  }
+  // Keyed update: an item being edited (a note half typed) keeps its node, its text and focus.
+  list.forEach((a, i) => {
+    let item = alerts.items.get(a.id);
+    if (!item) {
+      item = alertItem(a.id);
+      alerts.items.set(a.id, item);
+    }
+    fillAlertItem(item, a);
+    if (ul.children[i] !== item.li) ul.insertBefore(item.li, ul.children[i] || null);
+  });
+  const empty = $('alerts-empty');
+  empty.hidden = list.length > 0;
+  empty.textContent = alerts.showAll ? 'No alerts yet.' : 'No active alerts.';
+  $('alerts-stats').textContent = alertStats();
+}
+
+function alertItem(id) {
+  const li = el('li', 'alert-item');
+  li.dataset.id = id;
+  const top = el('div', 'ai-top');
+  const reason = el('div', 'ai-reason');
+  reason.id = `alert-reason-${id}`;
+  const meta = el('div', 'ai-meta muted');
+  const actions = el('div', 'ai-actions');
+  const button = (text, act) => {
+    const b = el('button', 'btn small', text);
+    b.type = 'button';
+    b.dataset.act = act;
+    b.setAttribute('aria-describedby', reason.id);
+    actions.append(b);
+    return b;
+  };
+  const item = { id, li, top, reason, meta, form: el('form', 'ai-form'), step: null };
+  item.zoom = button('Zoom to area', 'zoom');
+  item.ack = button('Acknowledge', 'ack');
+  item.resolve = button('Resolve', 'resolve');
+  item.act = button('Record action', 'action');
+  item.form.hidden = true;
+  item.zoom.addEventListener('click', () => focusAlert(alerts.byId.get(id)));
+  for (const step of ['ack', 'resolve', 'act']) {
+    item[step].addEventListener('click', () => openStepForm(item, step === 'act' ? 'action' : step));
+  }
+  item.form.addEventListener('submit', (e) => { e.preventDefault(); submitStep(item); });
+  li.append(top, reason, meta, actions, item.form);
+  return item;
+}
+
+function fillAlertItem(item, a) {
+  const { li } = item;
+  li.className = `alert-item level-${a.level}`;
+  li.dataset.status = a.status;
+  li.dataset.kind = a.kind;
+  const status = el('span', `ai-status status-${a.status}`, label(a.status));
+  item.top.replaceChildren(
+    el('span', `pill level-${a.level}`, label(a.level)),
+    el('span', 'ai-kind', kindLabel(a.kind)),
+    status,
+  );
+  item.reason.textContent = a.reason || '';
+  const opened = micros(a.opened_at) / 1000;
+  const bits = [`Opened ${fmtTime.format(new Date(opened))} (${ago(opened)})`, `score ${num(a.score, 0)}`];
+  if (typeof a.actions === 'number') bits.push(`${a.actions} action${a.actions === 1 ? '' : 's'}`);
+  if (a.closed_at) bits.push(`${a.status === 'resolved' ? 'resolved' : 'closed'} ${fmtTime.format(new Date(micros(a.closed_at) / 1000))}`);
+  item.meta.textContent = bits.join(' · ');
+  const may = ALERT_STEP_ROLES.has(state.role);
+  item.zoom.hidden = !Array.isArray(a.centroid);
+  item.ack.hidden = !may || a.status !== 'open';
+  item.resolve.hidden = !may || a.status === 'resolved';
+  item.act.hidden = !may;
+  if (item.step && item[item.step === 'action' ? 'act' : item.step].hidden) closeStepForm(item);
+}
+
+const STEP_TEXT = {
+  ack: { title: 'Acknowledge', field: 'Note (optional)', submit: 'Confirm acknowledgement', done: 'acknowledged', path: 'ack' },
+  resolve: { title: 'Resolve', field: 'Note (optional)', submit: 'Confirm resolution', done: 'resolved', path: 'resolve' },
+  action: { title: 'Record an action on', field: 'What was done', submit: 'Save action', done: 'action recorded', path: 'actions' },
+};
+
+function openStepForm(item, step) {
+  const t = STEP_TEXT[step];
+  item.step = step;
+  const f = item.form;
+  f.setAttribute('aria-label', `${t.title} the alert: ${item.reason.textContent}`);
+  const field = el('label', 'small', t.field);
+  const input = el('input');
+  input.type = 'text';
+  input.name = 'text';
+  input.maxLength = 2000;
+  input.autocomplete = 'off';
+  input.required = step === 'action';
+  field.append(input);
+  const row = el('div', 'row');
+  const submit = el('button', 'btn small primary', t.submit);
+  submit.type = 'submit';
+  const cancel = el('button', 'btn small', 'Cancel');
+  cancel.type = 'button';
+  cancel.addEventListener('click', () => closeStepForm(item, true));
+  row.append(submit, cancel);
+  const err = el('p', 'ai-error small');
+  err.setAttribute('role', 'alert');
+  err.hidden = true;
+  f.replaceChildren(field, row, err);
+  f.hidden = false;
+  input.focus();
+}
+
+function closeStepForm(item, refocus) {
+  const { step } = item;
+  item.step = null;
+  item.form.hidden = true;
+  item.form.replaceChildren();
+  if (refocus && step) {
+    const b = item[step === 'action' ? 'act' : step];
+    (b.hidden ? item.zoom : b).focus();
+  }
+}
+
+async function submitStep(item) {
+  const { step } = item;
+  if (!step) return;
+  const t = STEP_TEXT[step];
+  const input = item.form.querySelector('input');
+  const err = item.form.querySelector('.ai-error');
+  const text = input.value.trim();
+  if (step === 'action' && !text) {
+    err.textContent = 'Say what was done.';
+    err.hidden = false;
+    input.focus();
+    return;
+  }
+  const body = step === 'action' ? { action: text } : (text ? { note: text } : {});
+  for (const b of item.form.querySelectorAll('button')) b.disabled = true;
+  try {
+    const a = await apiJson(`/api/v1/alerts/${encodeURIComponent(item.id)}/${t.path}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+    const { event, ...rest } = a;
+    alerts.byId.set(a.id, mergeAlert(alerts.byId.get(a.id), rest));
+    closeStepForm(item, true);
+    status(`Alert ${t.done}: ${a.reason}`);
+    renderAlerts();
+    loadAlerts(); // action counts and response times come from the list
+  } catch (e) {
+    for (const b of item.form.querySelectorAll('button')) b.disabled = false;
+    err.textContent = e.status === 422 ? `Not possible: ${e.message}` : `Failed: ${e.message}`;
+    err.hidden = false;
+    if (e.status === 422) loadAlerts(); // someone else moved it on
+  }
+}
+
+function focusAlert(a) {
+  if (!a || !Array.isArray(a.centroid)) return;
+  const latlng = L.latLng(a.centroid[1], a.centroid[0]);
+  alertFocus.clearLayers();
+  const ring = L.circleMarker(latlng, {
+    pane: 'labels', radius: 22, color: '#c62828', weight: 3, opacity: 0.95, fill: false,
+    interactive: false, className: 'kinga-alert-ring',
+  });
+  ring.bindTooltip(el('span', null, `${kindLabel(a.kind)}: ${a.reason}`), {
+    permanent: true, direction: 'top', offset: [0, -20], className: 'kinga-tip',
+  });
+  alertFocus.addLayer(ring);
+  const e = ring.getElement();
+  if (e) e.dataset.alert = a.id;
+  if (window.matchMedia('(max-width: 760px)').matches) setAlertPanel(false); // the list covers the map there
+  const target = Math.max(zoom(), 13);
+  map.flyTo(latlng, target, { duration: 0.8 });
+  map.once('moveend', () => { if (a.cell) flashCell(String(a.cell)); });
+}
+
+function clearAlerts() {
+  alerts.seq += 1;
+  alerts.byId = new Map();
+  for (const item of alerts.items.values()) item.li.remove();
+  alerts.items.clear();
+  alerts.loaded = false;
+  alerts.stats = null;
+  alerts.overlay = null;
+  if (alertFocus) alertFocus.clearLayers();
+  setAlertPanel(false);
+  renderAlertBanner();
+}
+
+// ---------------------------------------------------------------- patrol plan (planner, analyst, admin)
+
+const patrol = { seq: 0, plan: null, viewKey: '' };
+let patrolLayer;
+let patrolRenderer;
+
+function mayPlan() {
+  return PATROL_ROLES.has(state.role);
+}
+
+function pct(share) {
+  return `${(share * 100).toFixed(1)} %`;
+}
+
+/** A box around the positions holding every covered cell's centre (≤ radius from a position). */
+function coverBbox(features, radiusM) {
+  let [w, s, e, n] = [180, 90, -180, -90];
+  for (const f of features) {
+    const [lon, lat] = f.geometry.coordinates;
+    const dLat = (radiusM * 1.05) / 110_574 + 1e-4;
+    const dLon = (radiusM * 1.05) / (111_320 * Math.max(0.01, Math.cos((lat * Math.PI) / 180))) + 1e-4;
+    w = Math.min(w, lon - dLon); e = Math.max(e, lon + dLon);
+    s = Math.min(s, lat - dLat); n = Math.max(n, lat + dLat);
+  }
+  return [clampLon(w), clampLat(s), clampLon(e), clampLat(n)].map((v) => v.toFixed(5)).join(',');
+}
+
+function viewKey() {
+  return `${viewBbox()}|${state.at}`;
+}
+
+async function planPatrol() {
+  if (!mayPlan()) return;
+  const unitsIn = $('patrol-units');
+  const radiusIn = $('patrol-radius');
+  if (!unitsIn.checkValidity() || !radiusIn.checkValidity()) {
+    (unitsIn.checkValidity() ? radiusIn : unitsIn).reportValidity();
+    return;
+  }
+  const units = Number(unitsIn.value);
+  const radius = Number(radiusIn.value);
+  const seq = ++patrol.seq;
+  const key = viewKey();
+  // Neighbourhood cells (res 8) for patrol-sized radii, finer ones for short foot patrols; roles
+  // with aggregated access get the publication resolution whatever is asked.
+  const res = radius < 400 ? 9 : 8;
+  const q = `units=${units}&radius_m=${radius}&res=${res}&bbox=${viewBbox()}${atParam()}`;
+  $('patrol-run').disabled = true;
+  $('patrol-summary').textContent = 'Planning…';
+  try {
+    const fc = await apiJson(`/api/v1/patrol-plan?${q}&format=geojson`);
+    if (seq !== patrol.seq) return;
+    const covered = new Set(fc.features.flatMap((f) => f.properties.covers || []));
+    let cells = [];
+    if (covered.size) {
+      // The plan names the cells; their outlines come from the cells endpoint (same view).
+      const cfc = await apiJson(`/api/v1/cells?bbox=${coverBbox(fc.features, fc.plan.radius_m)}&res=${fc.plan.res}${atParam()}`);
+      if (seq !== patrol.seq) return;
+      cells = (cfc.features || []).filter((f) => covered.has(f.properties.cell));
+    }
+    patrol.plan = fc;
+    patrol.viewKey = key;
+    drawPatrol(fc, cells);
+    $('show-patrol').checked = true;
+    if (!map.hasLayer(patrolLayer)) map.addLayer(patrolLayer);
+  } catch (e) {
+    if (seq === patrol.seq) $('patrol-summary').textContent = `Patrol plan unavailable: ${e.message}`;
+  } finally {
+    if (seq === patrol.seq) $('patrol-run').disabled = false;
+  }
+}
+
+function drawPatrol(fc, cells) {
+  patrolLayer.clearLayers();
+  const plan = fc.plan;
+  if (cells.length) {
+    patrolLayer.addLayer(L.geoJSON({ type: 'FeatureCollection', features: cells }, {
+      pane: 'patrol', renderer: patrolRenderer, interactive: false, className: 'kinga-patrol-cell',
+      style: { color: '#0d47a1', weight: 2, opacity: 0.9, fillColor: '#1e88e5', fillOpacity: 0.18 },
+      onEachFeature: (f, layer) => layer.on('add', () => {
+        const e = layer.getElement();
+        if (e) e.dataset.cell = f.properties.cell;
+      }),
+    }));
+  }
+  for (const f of fc.features) {
+    const p = f.properties;
+    const [lon, lat] = f.geometry.coordinates;
+    const circle = L.circle([lat, lon], {
+      radius: plan.radius_m, pane: 'patrol', renderer: patrolRenderer, interactive: false,
+      className: 'kinga-patrol-radius', color: '#0d47a1', weight: 1.5, dashArray: '6 4', fillColor: '#1e88e5', fillOpacity: 0.07,
+    });
+    const m = L.marker([lat, lon], {
+      pane: 'patrolpos', keyboard: false,
+      icon: L.divIcon({ className: 'kinga-patrol', html: el('span', null, `P${p.rank}`), iconSize: [26, 20] }),
+    });
+    const n = (p.covers || []).length;
+    m.bindTooltip(el('span', null, `Patrol ${p.rank}: covers ${pct(p.share)} of the risk in view (${n} cell${n === 1 ? '' : 's'})`),
+      { direction: 'top', className: 'kinga-tip' });
+    patrolLayer.addLayer(circle);
+    patrolLayer.addLayer(m);
+    const e = m.getElement();
+    if (e) {
+      e.dataset.cell = p.cell;
+      e.dataset.rank = String(p.rank);
+    }
+  }
+  renderPatrolSummary();
+  const ol = $('patrol-list');
+  ol.replaceChildren(...fc.features.map((f) => {
+    const p = f.properties;
+    const li = el('li');
+    li.dataset.cell = p.cell;
+    const b = el('button', 'hot-item');
+    b.type = 'button';
+    const n = (p.covers || []).length;
+    b.append(el('span', 'rank patrol-pos', `P${p.rank}`),
+      el('span', 'hot-main', `covers ${pct(p.share)} of the risk · ${n} cell${n === 1 ? '' : 's'}`));
+    b.addEventListener('click', () => {
+      const [lon, lat] = f.geometry.coordinates;
+      map.flyTo([lat, lon], Math.max(zoom(), 13), { duration: 0.8 });
+    });
+    li.append(b);
+    return li;
+  }));
+}
+
+function renderPatrolSummary() {
+  const box = $('patrol-summary');
+  const fc = patrol.plan;
+  if (!fc) {
+    box.textContent = '';
+    return;
+  }
+  const plan = fc.plan;
+  const n = fc.features.length;
+  box.dataset.share = String(plan.share_covered);
+  box.dataset.positions = String(n);
+  const main = el('strong', null, `${n} patrol${n === 1 ? '' : 's'} cover ${pct(plan.share_covered)} of the risk in view`);
+  const detail = plan.total_risk > 0
+    ? `Risk covered ${num(plan.covered_risk, 2)} of ${num(plan.total_risk, 2)} · radius ${plan.radius_m} m · H3 res ${plan.res} · method: ${plan.method}.`
+    : 'No risk to cover in this view.';
+  const parts = [main, el('span', null, ` — ${detail}`)];
+  if (n < plan.units && plan.total_risk > 0) parts.push(el('span', 'muted', ` Fewer positions than the ${plan.units} units asked: no further risk to cover.`));
+  if (patrol.viewKey !== viewKey()) parts.push(el('span', 'stale', 'The view or time changed since: plan again for what is shown now.'));
+  box.replaceChildren(...parts);
+}
+
+function clearPatrol() {
+  patrol.seq += 1;
+  patrol.plan = null;
+  if (patrolLayer) patrolLayer.clearLayers();
+  $('patrol-list').replaceChildren();
+  $('patrol-run').disabled = false;
+  renderPatrolSummary();
+}
+
+/** What a role may see beyond the map: the alert banner and the patrol planner. */
+function syncRoleFeatures() {
+  if (!mayReadAlerts()) clearAlerts();
+  renderAlertBanner();
+  $('patrol').hidden = !mayPlan();
+  if (!mayPlan()) clearPatrol();
 }
 
 // ---------------------------------------------------------------- legend
@@ -1132,6 +1682,10 @@ function legendControl() {
       const rank = sw('rank', 'Hotspot rank, ▲ rising');
       rank.firstChild.textContent = '1';
       details.append(rank);
+      const planning = el('div', 'lg-title patrol-only', 'Patrol plan');
+      const pat = sw('patrol', 'Position (P1…), its radius, covered cells');
+      pat.classList.add('patrol-only');
+      details.append(planning, pat);
       box.append(details);
       renderLegendNote();
       return box;
@@ -1174,16 +1728,23 @@ async function main() {
   map = L.map('map', { zoomControl: true, preferCanvas: false, zoomSnap: 0.25, zoomDelta: 1, wheelPxPerZoomLevel: 90, minZoom: 5, maxZoom: 18, attributionControl: true });
   map.getContainer().dataset.pending = '0';
   map.attributionControl.setPrefix('<a href="https://leafletjs.com" title="A JavaScript library for interactive maps">Leaflet</a>');
-  for (const [name, z] of [['outline', 405], ['risk', 410], ['reports', 440], ['live', 450], ['labels', 460]]) {
+  for (const [name, z] of [['outline', 405], ['risk', 410], ['reports', 440], ['patrol', 445], ['live', 450],
+    ['patrolpos', 455], ['labels', 460]]) {
     map.createPane(name).style.zIndex = String(z);
   }
   map.getPane('outline').style.pointerEvents = 'none';
+  map.getPane('patrol').style.pointerEvents = 'none';
   riskRenderer = L.svg({ pane: 'risk', padding: 0.3 });
   reportsRenderer = L.svg({ pane: 'reports', padding: 0.3 });
   riskGroup = L.layerGroup().addTo(map);
   reportGroup = L.layerGroup().addTo(map);
   liveLayer = L.layerGroup().addTo(map);
   rankLayer = L.layerGroup().addTo(map);
+  patrolRenderer = L.svg({ pane: 'patrol', padding: 0.3 });
+  patrolLayer = L.layerGroup().addTo(map);
+  alertFocus = L.layerGroup().addTo(map);
+  // The banner comes and goes above the map: keep Leaflet's idea of its size right.
+  if (window.ResizeObserver) new ResizeObserver(() => map.invalidateSize({ pan: false })).observe(map.getContainer());
   riskTiles = new GeoTiles('risk', riskGroup, buildRisk, forgetRisk);
   reportTiles = new GeoTiles('reports', reportGroup, buildReports);
   L.control.scale({ imperial: false, position: 'bottomleft' }).addTo(map);
@@ -1245,6 +1806,21 @@ async function main() {
   for (const b of document.querySelectorAll('#export button')) {
     b.addEventListener('click', () => exportLayer(b.dataset.layer, b.dataset.format));
   }
+  $('alert-banner').addEventListener('click', () => setAlertPanel($('alerts-panel').hidden));
+  $('alerts-close').addEventListener('click', () => { setAlertPanel(false); $('alert-banner').focus(); });
+  $('alerts-panel').addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape') return;
+    const li = e.target.closest('form') && e.target.closest('li');
+    const item = li && alerts.items.get(li.dataset.id);
+    if (item) closeStepForm(item, true); // Escape in a note: cancel that step only
+    else { setAlertPanel(false); $('alert-banner').focus(); }
+  });
+  $('alerts-all').addEventListener('change', (e) => { alerts.showAll = e.target.checked; renderAlertList(); loadAlerts(); });
+  $('patrol-form').addEventListener('submit', (e) => { e.preventDefault(); planPatrol(); });
+  $('show-patrol').addEventListener('change', (e) => {
+    if (e.target.checked) map.addLayer(patrolLayer); else map.removeLayer(patrolLayer);
+  });
+  setInterval(() => { if (!document.hidden && alerts.loaded) renderAlerts(); }, 30_000); // "… min ago"
   $('signin').addEventListener('submit', (e) => { e.preventDefault(); signIn($('token').value); });
   $('signout').addEventListener('click', () => signOut());
 

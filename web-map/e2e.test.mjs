@@ -1,9 +1,12 @@
 // End-to-end test of the web map: a real `kinga demo` server and Debian's Chromium driven by
 // playwright-core. Run through web-map/test.sh (which installs what it needs), or directly:
 //   node --test web-map/e2e.test.mjs
+// KINGA_BIN picks the binary; KINGA_WEB_DEV_DIR=web-map (the only KINGA_* variable passed on to
+// the server) serves the page's files from disk, to test map edits without rebuilding kinga.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, mkdirSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +21,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SCREENSHOT = path.join(ROOT, 'target/map-e2e.png');
 const FIRST_VIEW_BUDGET = 500 * 1024;
 const KISUMU = [34.7617, -0.0917];
+const execFileP = promisify(execFile);
 
 let server; // child process
 let serverLog = '';
@@ -29,8 +33,10 @@ let page; // public (no token)
 let firstViewBytes = null;
 let firstViewDetail = [];
 const bodies = []; // every response body the public page received: {url, text}
+const publicRequests = []; // every URL the public page requested
 const bodyTasks = [];
 let streamText = ''; // what a public stream subscriber received during the test
+let streamWindow = [0, 0]; // when it was read (ms)
 let shot = false;
 
 function freePort() {
@@ -63,9 +69,16 @@ async function waitReady(deadlineMs) {
   throw new Error(`kinga not ready after ${deadlineMs} ms (${last}):\n${serverLog}`);
 }
 
+/** The child's environment: no KINGA_* settings from the caller, except KINGA_WEB_DEV_DIR (serve the
+ * page's files from a directory on each request, to iterate on the map without rebuilding). */
+function childEnv() {
+  return Object.fromEntries(Object.entries(process.env)
+    .filter(([k]) => !k.startsWith('KINGA_') || k === 'KINGA_WEB_DEV_DIR'));
+}
+
 function startServer(port) {
   workDir = mkdtempSync(path.join(tmpdir(), 'kinga-map-e2e-'));
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KINGA_')));
+  const env = childEnv();
   server = spawn(KINGA, ['demo', '--addr', `127.0.0.1:${port}`, '--basemap-url', '', '--web-dir', HERE], {
     cwd: workDir, env, stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -89,7 +102,7 @@ function killServer() {
 
 /** Restarts the server on the same port and store (`kinga serve`, no demo reload). */
 function restartServer(port) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KINGA_')));
+  const env = childEnv();
   server = spawn(KINGA, ['serve', '--addr', `127.0.0.1:${port}`, '--database-url', 'sqlite://data/demo.db',
     '--basemap-url', '', '--web-dir', HERE], { cwd: workDir, env, stdio: ['ignore', 'ignore', 'pipe'] });
   server.stderr.on('data', (d) => { serverLog = (serverLog + d).slice(-20_000); });
@@ -171,6 +184,7 @@ before(async () => {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', timezoneId: 'Africa/Nairobi' });
   page = await ctx.newPage();
   page.on('pageerror', (e) => { serverLog += `\n[page error] ${e.message}`; });
+  page.on('request', (r) => publicRequests.push(r.url()));
   page.on('response', (r) => {
     const type = r.headers()['content-type'] || '';
     if (type.includes('event-stream')) return; // never ends; checked through its own subscriber
@@ -295,6 +309,7 @@ test('(d) a posted report updates the map live within 2 s (public and signed-in 
       } catch { /* aborted */ }
     })();
     await sleep(300);
+    streamWindow = [Date.now(), 0];
 
     const started = Date.now();
     const body = {
@@ -322,11 +337,282 @@ test('(d) a posted report updates the map live within 2 s (public and signed-in 
     assert.ok(adminMs <= 2_000);
     assert.match(await admin.locator('#activity-list').innerText(), /Killing/);
     await sleep(1_500); // let the revalidated tiles arrive (their bodies feed check (e))
+    streamWindow[1] = Date.now();
     ac.abort();
     await reading;
   } finally {
     await ctx2.close();
   }
+});
+
+// ---------------------------------------------------------------- early warnings and patrol plans
+
+/** A token for a role, made the way an operator makes one (`kinga token create`, same store). */
+async function createToken(role) {
+  const { stdout } = await execFileP(KINGA, ['token', 'create', '--role', role, '--name', `e2e-${role}`,
+    '--database-url', 'sqlite://data/demo.db'], { cwd: workDir, env: childEnv(), timeout: 15_000 });
+  const token = stdout.trim().split('\n').pop().trim();
+  assert.match(token, /\S{16,}/, `kinga token create printed no token: ${stdout}`);
+  return token;
+}
+
+async function apiAs(token, url, init = {}) {
+  const r = await fetch(url.startsWith('http') ? url : `${base}${url}`, {
+    ...init, headers: { Authorization: `Bearer ${token}`, ...(init.headers || {}) },
+  });
+  const text = await r.text();
+  assert.ok(r.ok, `${init.method || 'GET'} ${url} → ${r.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+/** Posts a severity-5 report of a category at a point and verifies it (trigger categories open alerts). */
+async function postVerified(category, coordinates) {
+  const f = await adminJson('/api/v1/reports', {
+    method: 'POST', headers: { 'Content-Type': 'application/geo+json' },
+    body: JSON.stringify({
+      type: 'Feature', geometry: { type: 'Point', coordinates },
+      properties: { occurred_at: new Date().toISOString(), category, severity: 5 },
+    }),
+  });
+  await adminJson(`/api/v1/reports/${f.id}/verification`, {
+    method: 'PATCH', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ status: 'verified', note: 'e2e' }),
+  });
+  return f.id;
+}
+
+/** A signed-in page in its own browser context. */
+async function signedInPage(token, role) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', timezoneId: 'Africa/Nairobi' });
+  const p = await ctx.newPage();
+  p.on('pageerror', (e) => { serverLog += `\n[${role} page error] ${e.message}`; });
+  const requests = [];
+  p.on('request', (r) => requests.push(r.url()));
+  await p.goto(`${base}/`);
+  await p.fill('#token', token);
+  await p.click('#signin button[type=submit]');
+  await p.waitForFunction((r) => document.getElementById('role').textContent === r, role, { timeout: 10_000 });
+  await p.waitForFunction(() => document.querySelector('#conn')?.dataset.state === 'live', null, { timeout: 10_000 });
+  await settle(p);
+  return { ctx, page: p, requests };
+}
+
+const activeAlerts = () => adminJson('/api/v1/alerts?status=active&limit=1000').then((b) => b.alerts);
+
+/** Waits until the banner shows exactly what the API lists now (count and newest alert). */
+async function bannerMatchesApi(p, timeout = 8_000) {
+  const until = Date.now() + timeout;
+  let want;
+  let got;
+  for (;;) {
+    want = await activeAlerts();
+    got = await p.evaluate(() => {
+      const b = document.getElementById('alert-banner');
+      return { hidden: b.hidden, count: Number(b.dataset.count), newest: b.dataset.newest, text: b.innerText };
+    });
+    if (!got.hidden && got.count === want.length && got.newest === (want[0] ? want[0].id : '')) break;
+    assert.ok(Date.now() < until, `banner ${JSON.stringify(got)} ≠ API (${want.length} active, newest ${want[0]?.id})`);
+    await sleep(150);
+  }
+  const n = want.length;
+  assert.ok(got.text.includes(`${n} active alert${n === 1 ? '' : 's'}`), `banner text: ${got.text}`);
+  if (n) assert.ok(got.text.includes(want[0].reason), `banner lacks the newest reason "${want[0].reason}": ${got.text}`);
+  return want;
+}
+
+test('alerts (a): the banner and list show the API\'s alerts; acknowledge, action and resolve from the list; new alerts arrive live', async () => {
+  // A verified killing opens a trigger alert (and, with the demo's history, risk/hotspot alerts).
+  await postVerified('killing', [34.7530, -0.0990]);
+  let listed = [];
+  for (let i = 0; i < 40 && listed.length === 0; i += 1) {
+    listed = await activeAlerts();
+    if (!listed.length) await sleep(100);
+  }
+  assert.ok(listed.length >= 1, 'the demo and a verified killing opened no alert');
+
+  const { ctx, page: p, requests } = await signedInPage(adminToken, 'admin');
+  try {
+    listed = await bannerMatchesApi(p);
+
+    // The list: exactly the API's active alerts, newest first.
+    await p.getByRole('button', { name: /active alert/ }).click();
+    await p.locator('#alerts-panel').waitFor({ state: 'visible', timeout: 3_000 });
+    assert.equal(await p.locator('#alert-banner').getAttribute('aria-expanded'), 'true');
+    await p.waitForFunction((n) => document.querySelectorAll('#alert-list li').length === n, listed.length, { timeout: 3_000 });
+    listed = await bannerMatchesApi(p);
+    const ids = await p.$$eval('#alert-list li', (els) => els.map((e) => e.dataset.id));
+    assert.deepEqual(ids, listed.map((a) => a.id), 'the list is the API\'s, in its order');
+    const first = p.locator(`#alert-list li[data-id="${listed[0].id}"]`);
+    const firstText = await first.innerText();
+    for (const want of [listed[0].reason, /Open|Acknowledged/i, /Opened /]) {
+      assert.ok(typeof want === 'string' ? firstText.includes(want) : want.test(firstText), `item lacks ${want}: ${firstText}`);
+    }
+
+    // Acknowledge the newest open alert with a note, through the UI.
+    const target = listed.find((a) => a.status === 'open');
+    assert.ok(target, 'no open alert to acknowledge');
+    const item = p.locator(`#alert-list li[data-id="${target.id}"]`);
+    await item.getByRole('button', { name: 'Acknowledge', exact: true }).click();
+    await item.getByLabel('Note (optional)').fill('e2e: on our way');
+    await item.getByRole('button', { name: 'Confirm acknowledgement' }).click();
+    await p.waitForFunction((id) => document.querySelector(`#alert-list li[data-id="${id}"]`)?.dataset.status === 'acknowledged',
+      target.id, { timeout: 5_000 });
+    let detail = await adminJson(`/api/v1/alerts/${target.id}`);
+    assert.equal(detail.status, 'acknowledged');
+    const ack = detail.history.find((h) => h.status === 'acknowledged');
+    assert.ok(ack, `no acknowledged step in ${JSON.stringify(detail.history)}`);
+    assert.equal(ack.note, 'e2e: on our way');
+    assert.equal(await item.getByRole('button', { name: 'Acknowledge', exact: true }).count(), 0, 'no second acknowledgement offered');
+    assert.match(await item.locator('.ai-status').textContent(), /^Acknowledged$/);
+
+    // Record an action (required text), then resolve without a note.
+    await item.getByRole('button', { name: 'Record action' }).click();
+    await item.getByLabel('What was done').fill('e2e: patrol sent to the area');
+    await item.getByRole('button', { name: 'Save action' }).click();
+    await item.locator('.ai-meta', { hasText: '1 action' }).waitFor({ timeout: 5_000 });
+    detail = await adminJson(`/api/v1/alerts/${target.id}`);
+    assert.deepEqual(detail.actions.map((x) => x.action), ['e2e: patrol sent to the area']);
+    assert.equal(typeof detail.response_times_s.to_first_action, 'number');
+
+    await item.getByRole('button', { name: 'Resolve' }).click();
+    await item.getByRole('button', { name: 'Confirm resolution' }).click();
+    await item.waitFor({ state: 'detached', timeout: 5_000 }); // gone from the active list
+    detail = await adminJson(`/api/v1/alerts/${target.id}`);
+    assert.equal(detail.status, 'resolved');
+    assert.ok(detail.closed_at, 'a resolved alert has closed_at');
+    const afterResolve = await bannerMatchesApi(p);
+    assert.ok(!afterResolve.some((a) => a.id === target.id));
+
+    // A new serious incident elsewhere: its alerts reach the banner and list through the stream
+    // alone (the page does not ask for the list again).
+    await settle(p); // the reload after the page's own step has finished
+    const before = new Set(afterResolve.map((a) => a.id));
+    const mark = requests.length;
+    const started = Date.now();
+    await postVerified('armed-clash', [34.8045, -0.1105]);
+    let fresh = [];
+    for (let i = 0; i < 50; i += 1) {
+      fresh = (await activeAlerts()).filter((a) => !before.has(a.id));
+      if (fresh.some((a) => a.kind === 'trigger')) break;
+      await sleep(100);
+    }
+    const trigger = fresh.find((a) => a.kind === 'trigger');
+    assert.ok(trigger, `no trigger alert for the verified armed clash: ${JSON.stringify(fresh.map((a) => a.kind))}`);
+    assert.equal(trigger.reason, 'verified armed clash reported');
+    const now = await bannerMatchesApi(p);
+    console.log(`alerts: ${fresh.length} new alert(s) shown live ${Date.now() - started} ms after the report; ${now.length} active`);
+    await p.waitForFunction((want) => want.every((id) => document.querySelector(`#alert-list li[data-id="${id}"]`)),
+      fresh.map((a) => a.id), { timeout: 3_000 });
+    const listIds = await p.$$eval('#alert-list li', (els) => els.map((e) => e.dataset.id));
+    assert.deepEqual(listIds, now.map((a) => a.id), 'the live-updated list is the API\'s');
+    const refetched = requests.slice(mark).filter((u) => /\/api\/v1\/alerts(\?|$)/.test(u));
+    assert.deepEqual(refetched, [], 'the banner was updated from the stream, not by asking for the list');
+
+    // Zoom to the new alert: the map centres on its cell's centroid, marked by a ring.
+    await p.locator(`#alert-list li[data-id="${trigger.id}"]`).getByRole('button', { name: 'Zoom to area' }).click();
+    await p.waitForFunction((id) => document.querySelector(`.kinga-alert-ring[data-alert="${id}"]`), trigger.id, { timeout: 3_000 });
+    await settle(p);
+    const off = await p.evaluate(() => {
+      const r = document.querySelector('.kinga-alert-ring').getBoundingClientRect();
+      const m = document.getElementById('map').getBoundingClientRect();
+      return Math.hypot(r.x + r.width / 2 - (m.x + m.width / 2), r.y + r.height / 2 - (m.y + m.height / 2));
+    });
+    assert.ok(off < 4, `the alert ring is ${off.toFixed(1)} px from the map centre`);
+
+    await p.click('#alerts-close');
+    assert.equal(await p.locator('#alerts-panel').isHidden(), true);
+  } finally {
+    await ctx.close();
+  }
+});
+
+/** Plans through the page's form and checks what is drawn against the API's own answer. */
+async function checkPatrol(p, token, units, radius) {
+  await p.keyboard.press('Escape');
+  await p.click('.kinga-home');
+  await settle(p);
+  const section = p.locator('#patrol');
+  assert.equal(await section.isVisible(), true, 'patrol planner shown');
+  if (!(await section.getAttribute('open') !== null)) await p.click('#patrol summary');
+  await p.getByLabel('Patrol units').fill(String(units));
+  await p.getByLabel('Coverage radius (m)').fill(String(radius));
+  const [resp] = await Promise.all([
+    p.waitForResponse((r) => r.url().includes('/api/v1/patrol-plan'), { timeout: 10_000 }),
+    p.getByRole('button', { name: 'Plan for this view' }).click(),
+  ]);
+  const url = new URL(resp.url());
+  assert.equal(url.searchParams.get('units'), String(units));
+  assert.equal(url.searchParams.get('radius_m'), String(radius));
+  assert.ok(url.searchParams.get('bbox'), 'the plan is for the map bounds');
+  await p.waitForFunction((n) => document.getElementById('patrol-summary').dataset.positions === String(n)
+    && document.querySelectorAll('.kinga-patrol').length === n, units, { timeout: 10_000 });
+  await settle(p);
+
+  const api = await apiAs(token, url.toString());
+  const { plan } = api;
+  assert.equal(api.features.length, units, `the API placed ${api.features.length} of ${units} units`);
+  const drawn = await p.$$eval('.kinga-patrol', (els) => els.map((e) => ({ cell: e.dataset.cell, rank: Number(e.dataset.rank) })));
+  assert.deepEqual(drawn.sort((a, b) => a.rank - b.rank).map((d) => d.cell), api.features.map((f) => f.properties.cell));
+  assert.equal(await p.locator('path.kinga-patrol-radius').count(), units, 'one radius circle per position');
+  const covered = api.features.flatMap((f) => f.properties.covers);
+  const cells = await p.$$eval('path.kinga-patrol-cell', (els) => els.map((e) => e.dataset.cell));
+  assert.deepEqual(cells.sort(), [...covered].sort(), 'the covered cells are drawn');
+  const summary = p.locator('#patrol-summary');
+  assert.equal(await summary.getAttribute('data-share'), String(plan.share_covered));
+  const text = await summary.innerText();
+  const share = `${(plan.share_covered * 100).toFixed(1)} %`;
+  assert.ok(text.includes(`${units} patrols cover ${share} of the risk in view`), `summary: ${text}`);
+  assert.ok(text.includes(`${plan.covered_risk.toFixed(2)} of ${plan.total_risk.toFixed(2)}`), `summary: ${text}`);
+  assert.ok(text.includes(`H3 res ${plan.res}`), `summary: ${text}`);
+  const rows = await p.$$eval('#patrol-list li', (els) => els.map((e) => e.innerText));
+  assert.equal(rows.length, units);
+  api.features.forEach((f, i) => assert.ok(rows[i].includes(`${(f.properties.share * 100).toFixed(1)} %`), rows[i]));
+
+  // A layer: hidden and shown again with its checkbox.
+  await p.getByLabel('Show the patrol plan on the map').uncheck();
+  assert.equal(await p.locator('.kinga-patrol, path.kinga-patrol-radius').count(), 0);
+  await p.getByLabel('Show the patrol plan on the map').check();
+  assert.equal(await p.locator('.kinga-patrol').count(), units);
+  console.log(`patrol (${plan.res === 7 ? 'planner' : 'admin'}): ${units} units, ${radius} m, res ${plan.res}: ${share} covered, `
+    + `${covered.length} cells, ${plan.method}`);
+  return plan;
+}
+
+test('patrol plan (c): planner and admin see N positions, radii and covered cells with the API\'s covered share', async () => {
+  const planner = await createToken('planner');
+  const a = await signedInPage(planner, 'planner');
+  try {
+    const plan = await checkPatrol(a.page, planner, 3, 3000);
+    assert.equal(plan.res, 7, 'a planner plans at the publication resolution');
+    assert.equal(await a.page.locator('#alert-banner').isVisible(), true, 'planners see the alert banner');
+  } finally {
+    await a.ctx.close();
+  }
+  const b = await signedInPage(adminToken, 'admin');
+  try {
+    const plan = await checkPatrol(b.page, adminToken, 4, 1500);
+    assert.equal(plan.res, 8);
+  } finally {
+    await b.ctx.close();
+  }
+});
+
+test('alerts/patrol (b): the public view shows neither and never asks for them', async () => {
+  await settle(page);
+  assert.equal(await page.locator('#alert-banner').isHidden(), true, 'no alert banner');
+  assert.equal((await page.locator('#alert-banner').textContent()).replace(/[⚠\s]|List ▾/g, ''), '', 'no banner content');
+  assert.equal(await page.locator('#alerts-panel').isHidden(), true);
+  assert.equal(await page.locator('#patrol').isHidden(), true, 'no patrol planner');
+  assert.equal(await page.locator('.kinga-patrol, .kinga-alert-ring').count(), 0);
+  const asked = publicRequests.filter((u) => /\/api\/v1\/(alerts|patrol-plan)/.test(u));
+  assert.deepEqual(asked, [], 'the public page requested alerts or a patrol plan');
+  assert.ok(publicRequests.length > 20, `too few requests recorded (${publicRequests.length})`);
+  // Alerts opened while the public stream was read (test (d)); none reached it.
+  const all = (await adminJson('/api/v1/alerts?status=all&limit=1000')).alerts;
+  const during = all.filter((a) => Date.parse(a.opened_at) >= streamWindow[0] && Date.parse(a.opened_at) <= streamWindow[1]);
+  assert.ok(during.length > 0, 'no alert opened while the public stream was read: the check below would prove nothing');
+  assert.match(streamText, /event: cells/);
+  assert.doesNotMatch(streamText, /event: alert/);
 });
 
 test('(e) the public view received no exact report coordinates', async () => {
