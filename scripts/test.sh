@@ -23,6 +23,17 @@ cargo clippy --all-targets --quiet -- -D warnings
 step "build the tests"
 cargo test --all-targets --no-run --quiet
 
+step "xmllint (CAP 1.2 schema validation of the alert feed)"
+if ! command -v xmllint >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "xmllint is missing and this is not root: apt-get install libxml2-utils" >&2
+    exit 1
+  fi
+  apt-get -o DPkg::Lock::Timeout=300 update </dev/null >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends \
+    libxml2-utils </dev/null >/dev/null
+fi
+
 step "throwaway PostGIS for the store contract suite"
 # shellcheck source=scripts/pg-test-cluster.sh
 source "$root/scripts/pg-test-cluster.sh"

@@ -111,6 +111,13 @@ impl EarlyWarning {
         let me = self.clone();
         tokio::spawn(async move {
             let mut rx = me.service.subscribe();
+            // What the store already holds may meet a rule (a restart, an import while stopped).
+            let mut all: Vec<CellIndex> = me.service.engine().entries().map(|e| e.cell).collect();
+            all.sort_unstable();
+            all.dedup();
+            if let Err(e) = me.evaluate(&all).await {
+                tracing::warn!(error = %e, "alert evaluation at start failed; retried at the next change or tick");
+            }
             let mut tick = tokio::time::interval(TICK);
             loop {
                 let touched = tokio::select! {

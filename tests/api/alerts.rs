@@ -121,6 +121,24 @@ async fn alerts_open_are_acknowledged_acted_on_and_resolved() {
     );
 }
 
+/// Validates a CAP document against the OASIS CAP 1.2 schema (`fixtures/cap/CAP-v1.2.xsd`) with
+/// libxml2's `xmllint` (Debian `libxml2-utils`, installed by scripts/test.sh).
+fn validate_cap(doc: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.cap.xml");
+    std::fs::write(&file, doc).unwrap();
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cap/CAP-v1.2.xsd");
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--nonet")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(&file)
+        .output()
+        .expect("xmllint (Debian libxml2-utils) is needed to validate CAP; scripts/test.sh installs it");
+    if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+}
+
 #[tokio::test]
 async fn open_alerts_are_served_as_cap_1_2() {
     let app = spawn_app().await;
@@ -129,10 +147,19 @@ async fn open_alerts_are_served_as_cap_1_2() {
         app.verify(r.json()["id"].as_str().unwrap(), "verified").await;
     }
     settle(&app).await;
-    let cap = app.get(Role::Planner, "/api/v1/alerts.cap").await;
+    // Planners get the alerts with their areas withheld (two reports < k): still valid CAP.
+    let planner_cap = app.get(Role::Planner, "/api/v1/alerts.cap").await.text;
+    assert_eq!(validate_cap(&planner_cap), Ok(()));
+    assert!(!planner_cap.contains("<polygon>") && planner_cap.contains("location withheld"), "{planner_cap}");
+    let cap = app.get(Role::Analyst, "/api/v1/alerts.cap").await;
     assert_eq!(cap.status, StatusCode::OK);
     assert!(cap.headers["content-type"].to_str().unwrap().starts_with("application/cap+xml"));
     let doc = &cap.text;
+    assert_eq!(validate_cap(doc), Ok(()));
+    // The validator is real: a `Z` time (not CAP's form) and a made-up element are refused.
+    let sent = doc.split("<sent>").nth(1).unwrap().split("</sent>").next().unwrap();
+    assert!(validate_cap(&doc.replacen(sent, "2013-03-04T10:00:00Z", 1)).is_err());
+    assert!(validate_cap(&doc.replacen("<info>", "<info><colour>red</colour>", 1)).is_err());
     assert!(doc.starts_with(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">"
     ));
@@ -181,4 +208,38 @@ async fn open_alerts_are_served_as_cap_1_2() {
             assert!((-0.2..0.0).contains(&lat) && (34.7..34.8).contains(&lon), "lat,lon order: {p}");
         }
     }
+}
+
+/// Planners (police) are a suppressed role: an alert reaches them, but its place only as the
+/// publication-resolution cell and only once that cell is backed by k reports (DESIGN.md §5).
+#[tokio::test]
+async fn planners_see_alert_places_only_at_the_publication_resolution_and_k() {
+    let app = spawn_app().await;
+    let mut first = None;
+    for i in 0..6 {
+        let r = app.post_report(&feature(34.7617, -0.0917, "killing", 5, 20 + i)).await;
+        let id = r.json()["id"].as_str().unwrap().to_string();
+        app.verify(&id, "verified").await;
+        if i == 0 {
+            settle(&app).await;
+            let planner = app.get(Role::Planner, "/api/v1/alerts").await.json();
+            let alert = planner["alerts"].as_array().unwrap().iter().find(|a| a["kind"] == "trigger").unwrap().clone();
+            assert_eq!(alert["location_withheld"], true, "{alert}");
+            assert!(alert["cell"].is_null() && alert["centroid"].is_null() && alert["score"].is_null(), "{alert}");
+            let detail = app.get(Role::Planner, &format!("/api/v1/alerts/{}", alert["id"].as_str().unwrap())).await;
+            assert!(detail.json()["cell"].is_null());
+            first = Some(alert["id"].as_str().unwrap().to_string());
+        }
+    }
+    settle(&app).await;
+    let id = first.unwrap();
+    let exact = app.get(Role::Analyst, &format!("/api/v1/alerts/{id}")).await.json();
+    let fine: h3o::CellIndex = exact["cell"].as_str().unwrap().parse().unwrap();
+    assert_eq!(exact["res"], 8);
+    let shown = app.get(Role::Planner, &format!("/api/v1/alerts/{id}")).await.json();
+    let parent = fine.parent(h3o::Resolution::Seven).unwrap();
+    assert_eq!(shown["cell"], parent.to_string(), "six reports ≥ k: the res-7 cell");
+    assert_eq!((shown["res"].as_u64(), shown["location_withheld"].as_bool()), (Some(7), Some(false)));
+    assert!(shown["score"].is_null());
+    assert_ne!(shown["centroid"], exact["centroid"]);
 }

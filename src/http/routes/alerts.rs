@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use h3o::CellIndex;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::params;
@@ -22,7 +22,9 @@ use crate::early_warning::{alert_json, response_times};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
+use crate::http::views;
 use crate::index::grid;
+use crate::service::Service;
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
@@ -40,8 +42,10 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 /// 400 for a bad parameter; 503 when the store is unavailable.
 pub async fn get_alerts(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    let viewer = state.viewer(&caller);
     let active = match q.get("status").map_or("active", String::as_str) {
         "active" => true,
         "all" => false,
@@ -61,6 +65,11 @@ pub async fn get_alerts(
         v["actions"] = json!(taken.len());
         items.push(v);
     }
+    let items: Vec<Value> = {
+        let engine = state.service.engine();
+        let view = engine.at(Service::now_ms());
+        items.iter().map(|v| views::alert_for(v, &viewer, &view)).collect()
+    };
     let summary = json!({
         "alerts": items.len(),
         "median_time_to_ack_s": median(to_ack),
@@ -78,7 +87,11 @@ fn alert_id(id: &str) -> Result<Uuid, ApiError> {
 ///
 /// # Errors
 /// 404 when missing.
-pub async fn get_alert(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get_alert(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let (a, events, actions) = state.service.store().get_alert(alert_id(&id)?).await?.ok_or(ApiError::NotFound)?;
     let mut v = alert_json(&a, "state", Some(response_times(&a, &events, &actions)));
     v["history"] = json!(
@@ -93,6 +106,7 @@ pub async fn get_alert(State(state): State<AppState>, Path(id): Path<String>) ->
             .map(|x| json!({ "action": x.action, "actor": x.actor, "at": x.at.to_rfc3339() }))
             .collect::<Vec<_>>()
     );
+    let v = views::alert_for(&v, &state.viewer(&caller), &state.service.engine().at(Service::now_ms()));
     Ok(axum::Json(v).into_response())
 }
 
@@ -265,7 +279,12 @@ pub fn cap_document(alerts: &[crate::store::AlertRecord], sent: chrono::DateTime
             "    <parameter>\n      <valueName>kinga-alert-id</valueName>\n      <value>{}</value>\n    </parameter>\n",
             a.id
         );
-        let _ = write!(out, "    <area>\n      <areaDesc>H3 cell {} (resolution {})</areaDesc>\n", xml(&a.cell), a.res);
+        if a.cell.is_empty() {
+            out.push_str("    <area>\n      <areaDesc>location withheld (too few reports to publish)</areaDesc>\n");
+        } else {
+            let _ =
+                write!(out, "    <area>\n      <areaDesc>H3 cell {} (resolution {})</areaDesc>\n", xml(&a.cell), a.res);
+        }
         if !polygon.is_empty() {
             let _ = writeln!(out, "      <polygon>{polygon}</polygon>");
         }
@@ -279,8 +298,22 @@ pub fn cap_document(alerts: &[crate::store::AlertRecord], sent: chrono::DateTime
 ///
 /// # Errors
 /// 503 when the store is unavailable.
-pub async fn get_cap(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let alerts = state.service.store().list_alerts(true, 1_000).await?;
+pub async fn get_cap(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, ApiError> {
+    let mut alerts = state.service.store().list_alerts(true, 1_000).await?;
+    let viewer = state.viewer(&caller);
+    if viewer.role.suppressed() {
+        // The same generalisation as the JSON: the publication-resolution cell, or no area.
+        let engine = state.service.engine();
+        let view = engine.at(Service::now_ms());
+        for a in &mut alerts {
+            let shown = views::alert_for(&alert_json(a, "state", None), &viewer, &view);
+            a.cell = shown["cell"].as_str().unwrap_or_default().to_string();
+            a.res = shown["res"].as_u64().and_then(|r| u8::try_from(r).ok()).unwrap_or(0);
+        }
+    }
     let host = state.service.config().addr.to_string();
     let doc = cap_document(&alerts, chrono::Utc::now(), &format!("kinga@{host}"));
     Ok(([(header::CONTENT_TYPE, "application/cap+xml; charset=utf-8")], doc).into_response())

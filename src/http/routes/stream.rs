@@ -77,9 +77,11 @@ pub async fn get_stream(
                 Event::Cells(cells) => cells_payload(&state, &viewer, cells)
                     .map(|p| SseEvent::default().event("cells").data(p.to_string())),
                 // Alerts name a neighbourhood: only the roles that may list alerts receive them.
-                Event::Alert(alert) => {
-                    viewer.role.receives_alerts().then(|| SseEvent::default().event("alert").data(alert.to_string()))
-                }
+                Event::Alert(alert) => viewer.role.receives_alerts().then(|| {
+                    let engine = state.service.engine();
+                    let shown = views::alert_for(alert, &viewer, &engine.at(crate::service::Service::now_ms()));
+                    SseEvent::default().event("alert").data(shown.to_string())
+                }),
             };
             if let Some(e) = out {
                 return Some((Ok(e), (rx, state, viewer, gauge)));
