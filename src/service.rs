@@ -15,7 +15,35 @@ use crate::scoring::{Engine, Entry, ScoringError};
 use crate::store::{AuditEntry, InsertOutcome, ReportQuery, Store, StoreError, VerificationChange};
 
 /// Reports read per page while rebuilding the engine.
-const REBUILD_PAGE: usize = 10_000;
+const REBUILD_PAGE: usize = 20_000;
+
+/// Loads every stored report into the engine: the store is read (engine columns only, in the
+/// table's own order — the engine does not depend on order) while the previous page is scored,
+/// and the R-tree is bulk-loaded once at the end.
+async fn rebuild(store: &Arc<dyn Store>, engine: &mut Engine) -> Result<(), ServiceError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<crate::domain::ReportCore>>(2);
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut after = None;
+            loop {
+                let page = store.scan_cores(after, REBUILD_PAGE).await?;
+                let Some(last) = page.last() else { return Ok::<_, StoreError>(()) };
+                after = Some(last.id);
+                if tx.send(page).await.is_err() {
+                    return Ok(());
+                }
+            }
+        })
+    };
+    let mut bulk = engine.bulk();
+    while let Some(page) = rx.recv().await {
+        bulk.push(&page);
+    }
+    drop(bulk);
+    reader.await.map_err(|e| StoreError::Unavailable(format!("rebuild reader: {e}")))??;
+    Ok(())
+}
 
 /// Errors of the use cases.
 #[derive(Debug, thiserror::Error)]
@@ -132,16 +160,11 @@ impl Service {
             }
         };
         let region = region_from_text(&text).map_err(ServiceError::Config)?;
+        let started = std::time::Instant::now();
         let mut engine = Engine::new(&region, config.scoring.clone())?;
-        let mut after = None;
-        loop {
-            let page =
-                store.query_reports(&ReportQuery { after, limit: REBUILD_PAGE, ..ReportQuery::default() }).await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.received_at(), last.id()));
-            engine.extend(&page);
-        }
-        tracing::info!(reports = engine.len(), backend = store.backend(), "engine rebuilt from the store");
+        rebuild(&store, &mut engine).await?;
+        let took_ms = started.elapsed().as_millis();
+        tracing::info!(reports = engine.len(), backend = store.backend(), took_ms, "engine rebuilt from the store");
         let (events, _) = broadcast::channel(1024);
         let changes = std::sync::Mutex::new(ChangeLog {
             points: std::collections::VecDeque::new(),

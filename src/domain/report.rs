@@ -80,6 +80,28 @@ pub struct ValidationRules<'a> {
     pub backfill: bool,
 }
 
+/// The part of a report the risk engine reads: no text, no reporter, nothing restricted. The
+/// engine is rebuilt from these at start-up, so the store can read just these columns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReportCore {
+    /// Identifier.
+    pub id: Uuid,
+    /// Longitude, WGS84.
+    pub lon: f64,
+    /// Latitude, WGS84.
+    pub lat: f64,
+    /// When it happened (UTC).
+    pub occurred_at: DateTime<Utc>,
+    /// When kinga received it (UTC).
+    pub received_at: DateTime<Utc>,
+    /// Category.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// Verification state.
+    pub verification: Verification,
+}
+
 /// A validated report. Fields are private: the only way in is [`ReportInput::validate`] (or
 /// [`Report::from_parts`] for data already validated once, e.g. read back from the store).
 #[derive(Debug, Clone, PartialEq)]
@@ -413,6 +435,21 @@ impl Report {
     pub fn set_verification(&mut self, v: Verification) {
         self.verification = v;
     }
+    /// The part of the report the risk engine reads.
+    #[must_use]
+    pub fn core(&self) -> ReportCore {
+        ReportCore {
+            id: self.id,
+            lon: self.lon,
+            lat: self.lat,
+            occurred_at: self.occurred_at,
+            received_at: self.received_at,
+            category: self.category,
+            severity: self.severity,
+            verification: self.verification,
+        }
+    }
+
     /// Overrides `received_at` (backfill imports and the store's own clock).
     pub fn set_received_at(&mut self, t: DateTime<Utc>) {
         self.received_at = truncate_micros(t);

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::params::{Contribution, ScoringParams};
 use super::state::ScoreState;
 use super::view::View;
-use crate::domain::{BBox, Category, Millis, Region, Report, Severity, Verification, to_millis};
+use crate::domain::{BBox, Category, Millis, Region, Report, ReportCore, Severity, Verification, to_millis};
 use crate::index::{ReportIndex, StudyArea, grid};
 
 /// What the engine keeps of a report: no free text, no reporter details.
@@ -38,6 +38,39 @@ pub struct Entry {
     /// Verification state.
     pub verification: Verification,
     alive: bool,
+}
+
+/// A bulk load into an [`Engine`]; see [`Engine::bulk`].
+#[derive(Debug)]
+pub struct Bulk<'a> {
+    engine: &'a mut Engine,
+    added: usize,
+}
+
+impl Bulk<'_> {
+    /// Scores these reports (ids already held are skipped); returns how many were added.
+    pub fn push(&mut self, reports: &[ReportCore]) -> usize {
+        let e = &mut *self.engine;
+        e.entries.reserve(reports.len());
+        e.by_id.reserve(reports.len());
+        let added = reports.iter().filter(|r| e.push_entry(r).is_ok()).count();
+        self.added += added;
+        added
+    }
+}
+
+impl Drop for Bulk<'_> {
+    /// Rebuilds the R-tree over every live report, once.
+    fn drop(&mut self) {
+        if self.added == 0 {
+            return;
+        }
+        let points = self.engine.entries.iter().enumerate().filter(|(_, e)| e.alive).map(|(k, e)| {
+            #[expect(clippy::cast_possible_truncation, reason = "keys are u32 by construction")]
+            (e.lon, e.lat, k as u32)
+        });
+        self.engine.index = ReportIndex::bulk_load(points.collect());
+    }
 }
 
 impl Entry {
@@ -172,23 +205,23 @@ impl Engine {
         self.params.contribution(e.category, e.severity, e.verification)
     }
 
-    fn push_entry(&mut self, report: &Report) -> Result<u32, ScoringError> {
-        if self.by_id.contains_key(&report.id()) {
-            return Err(ScoringError::Duplicate(report.id()));
+    fn push_entry(&mut self, report: &ReportCore) -> Result<u32, ScoringError> {
+        if self.by_id.contains_key(&report.id) {
+            return Err(ScoringError::Duplicate(report.id));
         }
         let key = u32::try_from(self.entries.len()).map_err(|_| ScoringError::Full)?;
         // Validated reports always have a cell; the fallback keeps this total.
-        let cell = grid::base_cell(report.lon(), report.lat()).ok_or(ScoringError::Full)?;
+        let cell = grid::base_cell(report.lon, report.lat).ok_or(ScoringError::Full)?;
         let entry = Entry {
-            id: report.id(),
-            lon: report.lon(),
-            lat: report.lat(),
+            id: report.id,
+            lon: report.lon,
+            lat: report.lat,
             cell,
-            occurred: to_millis(report.occurred_at()),
-            received: to_millis(report.received_at()),
-            category: report.category(),
-            severity: report.severity(),
-            verification: report.verification(),
+            occurred: to_millis(report.occurred_at),
+            received: to_millis(report.received_at),
+            category: report.category,
+            severity: report.severity,
+            verification: report.verification,
             alive: true,
         };
         self.entries.push(entry);
@@ -205,7 +238,7 @@ impl Engine {
     /// # Errors
     /// [`ScoringError::Duplicate`] when the id is already held (nothing changes).
     pub fn insert(&mut self, report: &Report) -> Result<(), ScoringError> {
-        let key = self.push_entry(report)?;
+        let key = self.push_entry(&report.core())?;
         let e = self.entries[key as usize];
         self.index.insert(e.lon, e.lat, key);
         Ok(())
@@ -214,31 +247,29 @@ impl Engine {
     /// Adds many reports; ids already held are skipped. Returns how many were added. Large
     /// batches rebuild the R-tree in one bulk load instead of inserting point by point.
     pub fn extend<'a>(&mut self, reports: impl IntoIterator<Item = &'a Report>) -> usize {
-        let first = self.entries.len();
         let reports = reports.into_iter();
         let hint = reports.size_hint().0;
-        self.entries.reserve(hint);
-        self.by_id.reserve(hint);
-        let mut keys = Vec::with_capacity(hint);
-        for r in reports {
-            if let Ok(key) = self.push_entry(r) {
-                keys.push(key);
-            }
-        }
-        if keys.len() > self.index.len() / 4 {
-            let points = self.entries.iter().enumerate().filter(|(_, e)| e.alive).map(|(k, e)| {
-                #[expect(clippy::cast_possible_truncation, reason = "keys are u32 by construction")]
-                (e.lon, e.lat, k as u32)
-            });
-            self.index = ReportIndex::bulk_load(points.collect());
+        let cores: Vec<ReportCore> = reports.map(Report::core).collect();
+        if hint > self.index.len() / 4 {
+            let mut bulk = self.bulk();
+            bulk.push(&cores)
         } else {
-            for key in &keys {
-                let e = self.entries[*key as usize];
-                self.index.insert(e.lon, e.lat, *key);
+            let mut added = 0;
+            for r in &cores {
+                if let Ok(key) = self.push_entry(r) {
+                    let e = self.entries[key as usize];
+                    self.index.insert(e.lon, e.lat, key);
+                    added += 1;
+                }
             }
+            added
         }
-        debug_assert!(self.entries.len() >= first);
-        keys.len()
+    }
+
+    /// A bulk load (the start-up rebuild): reports pushed through it are scored at once and the
+    /// R-tree is rebuilt in one pass when it is dropped, instead of point by point.
+    pub fn bulk(&mut self) -> Bulk<'_> {
+        Bulk { engine: self, added: 0 }
     }
 
     /// Changes a report's verification state, adjusting every score it touches.

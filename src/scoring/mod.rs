@@ -12,7 +12,7 @@ pub mod patrol;
 mod state;
 mod view;
 
-pub use engine::{Engine, Entry, ScoringError};
+pub use engine::{Bulk, Engine, Entry, ScoringError};
 pub use gistar::{GiStats, gi_star};
 pub use params::{Contribution, ScoringParams};
 pub use state::REBASE_HALF_LIVES;

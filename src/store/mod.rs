@@ -16,7 +16,7 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{BBox, Category, Report, Verification};
+use crate::domain::{BBox, Category, Report, ReportCore, Verification};
 
 /// A boxed, sendable future: keeps [`Store`] object-safe so the service holds `Arc<dyn Store>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -309,6 +309,11 @@ pub trait Store: Send + Sync {
     /// One report.
     fn get_report(&self, id: Uuid) -> BoxFuture<'_, Result<Option<Report>, StoreError>>;
 
+    /// The engine's columns of every report ([`ReportCore`]), in id order after `after`, at
+    /// most `limit` (any size): the start-up rebuild, reading the table in its own order with
+    /// no text columns.
+    fn scan_cores(&self, after: Option<Uuid>, limit: usize) -> BoxFuture<'_, Result<Vec<ReportCore>, StoreError>>;
+
     /// A page of reports (see [`ReportQuery`]).
     fn query_reports<'a>(&'a self, query: &'a ReportQuery) -> BoxFuture<'a, Result<Vec<Report>, StoreError>>;
 
@@ -427,6 +432,28 @@ pub(crate) mod rows {
         pub reporter: Option<String>,
         pub tags: Option<String>,
         pub verification: String,
+    }
+
+    /// Decodes the engine columns of a row.
+    pub fn core(
+        id: Uuid,
+        (lon, lat): (f64, f64),
+        (occurred_at, received_at): (DateTime<Utc>, DateTime<Utc>),
+        category: &str,
+        severity: i64,
+        verification: &str,
+    ) -> Result<crate::domain::ReportCore, StoreError> {
+        let bad = |what: &str| StoreError::Corrupt(format!("report {id}: invalid {what}"));
+        Ok(crate::domain::ReportCore {
+            id,
+            lon,
+            lat,
+            occurred_at,
+            received_at,
+            category: Category::from_slug(category).ok_or_else(|| bad("category"))?,
+            severity: Severity::new(severity).ok_or_else(|| bad("severity"))?,
+            verification: Verification::from_slug(verification).ok_or_else(|| bad("verification"))?,
+        })
     }
 
     impl RawReport {

@@ -25,11 +25,11 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
-use super::rows::{RawReport, check_text, reporter_json, tags_json};
+use super::rows::{self, RawReport, check_text, reporter_json, tags_json};
 use super::{
     AuditEntry, BoxFuture, InsertOutcome, MAX_PAGE, ReportQuery, Store, StoreError, TokenRecord, VerificationChange,
 };
-use crate::domain::{Report, Verification, truncate_micros};
+use crate::domain::{Report, ReportCore, Verification, truncate_micros};
 use crate::index::grid;
 
 const REPORT_COLUMNS: &str = "id, lon, lat, occurred_at, received_at, category, severity, source, description, \
@@ -434,6 +434,36 @@ impl Store for PostgisStore {
         Box::pin(async move {
             let mut conn = self.pool.acquire().await?;
             fetch_report(&mut conn, id).await
+        })
+    }
+
+    fn scan_cores(&self, after: Option<Uuid>, limit: usize) -> BoxFuture<'_, Result<Vec<ReportCore>, StoreError>> {
+        Box::pin(async move {
+            // No lower bound on the first page (and no OR: a generic plan would lose the index).
+            let sql = if after.is_some() {
+                "SELECT id, lon, lat, occurred_at, received_at, category, severity, verification FROM reports \
+                 WHERE id > $1 ORDER BY id LIMIT $2"
+            } else {
+                "SELECT id, lon, lat, occurred_at, received_at, category, severity, verification FROM reports \
+                 WHERE $1::uuid IS NULL ORDER BY id LIMIT $2"
+            };
+            let rows = sqlx::query(sql)
+                .bind(after)
+                .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    rows::core(
+                        r.try_get("id")?,
+                        (r.try_get("lon")?, r.try_get("lat")?),
+                        (r.try_get("occurred_at")?, r.try_get("received_at")?),
+                        r.try_get::<&str, _>("category")?,
+                        i64::from(r.try_get::<i16, _>("severity")?),
+                        r.try_get::<&str, _>("verification")?,
+                    )
+                })
+                .collect()
         })
     }
 

@@ -10,12 +10,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
-use super::rows::{RawReport, check_text, reporter_json, tags_json};
+use super::rows::{self, RawReport, check_text, reporter_json, tags_json};
 use super::{
     AlertAction, AlertEvent, AlertRecord, Announce, AuditEntry, BoxFuture, InsertOutcome, MAX_PAGE, OutboxCounts,
     OutboxMessage, ReportQuery, Store, StoreError, TokenRecord, VerificationChange,
 };
-use crate::domain::{Report, Verification};
+use crate::domain::{Report, ReportCore, Verification};
 use crate::index::grid;
 
 const REPORT_COLUMNS: &str = "id, lon, lat, occurred_at, received_at, category, severity, source, description, \
@@ -238,6 +238,40 @@ impl Store for SqliteStore {
         Box::pin(async move {
             let mut conn = self.pool.acquire().await?;
             fetch_report(&mut conn, id).await
+        })
+    }
+
+    fn scan_cores(&self, after: Option<Uuid>, limit: usize) -> BoxFuture<'_, Result<Vec<ReportCore>, StoreError>> {
+        Box::pin(async move {
+            // The table is clustered on id (WITHOUT ROWID): an id-ordered read is one sequential
+            // pass, where the (received_at, id) order costs a B-tree lookup per row.
+            // No lower bound on the first page.
+            let (sql, from) = match after {
+                Some(id) => ("SELECT id, lon, lat, occurred_at, received_at, category, severity, verification \
+                              FROM reports WHERE id > ? ORDER BY id LIMIT ?", Some(id)),
+                None => ("SELECT id, lon, lat, occurred_at, received_at, category, severity, verification \
+                          FROM reports ORDER BY id LIMIT ?", None),
+            };
+            let mut q = sqlx::query(sql);
+            if let Some(id) = from {
+                q = q.bind(id);
+            }
+            let rows = q
+                .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    rows::core(
+                        r.try_get("id")?,
+                        (r.try_get("lon")?, r.try_get("lat")?),
+                        (from_micros(r.try_get("occurred_at")?)?, from_micros(r.try_get("received_at")?)?),
+                        r.try_get_unchecked::<&str, _>("category")?,
+                        r.try_get("severity")?,
+                        r.try_get_unchecked::<&str, _>("verification")?,
+                    )
+                })
+                .collect()
         })
     }
 
