@@ -107,11 +107,13 @@ async fn ingest(store: &dyn Store, rs: &[Report], batch: usize) -> Duration {
 
 /// (a) Durable bulk ingest into a fresh `SQLite` file, through criterion.
 fn bench_sqlite_ingest(c: &mut Criterion, rt: &Runtime) {
-    let rs = reports(SQLITE_N, 0x9E37_79B9_7F4A_7C15);
+    // KINGA_BENCH_SQLITE_N overrides the size, e.g. to include several WAL checkpoints.
+    let n = std::env::var("KINGA_BENCH_SQLITE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(SQLITE_N);
+    let rs = reports(n, 0x9E37_79B9_7F4A_7C15);
     let mut g = c.benchmark_group("sqlite");
     g.sample_size(10).sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(20));
-    g.throughput(Throughput::Elements(SQLITE_N as u64));
-    g.bench_function("insert_reports 50k in batches of 1000 (durable, fresh file)", |b| {
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function(format!("insert_reports {n} in batches of {BATCH} (durable, fresh file)"), |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
                 let mut total = Duration::ZERO;

@@ -14,8 +14,8 @@ pub use area::{BBox, BBoxError, Region};
 pub use category::{Category, CategoryGroup, Sensitivity};
 pub use error::{FieldError, ValidationErrors};
 pub use report::{
-    MAX_DESCRIPTION_CHARS, MAX_FUTURE_SKEW, MAX_SHORT_TEXT_CHARS, MAX_TAGS, Report, ReportCore, ReportInput, ReportParts,
-    Reporter, ValidationRules, field,
+    MAX_DESCRIPTION_CHARS, MAX_FUTURE_SKEW, MAX_SHORT_TEXT_CHARS, MAX_TAGS, Report, ReportCore, ReportInput,
+    ReportParts, Reporter, ValidationRules, field,
 };
 pub use time::{
     HOUR_MS, Millis, TimestampError, default_deployment_start, from_millis, parse_timestamp, to_millis, truncate_micros,

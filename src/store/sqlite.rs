@@ -123,7 +123,12 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // 32 MiB of page cache per connection (default 2 MiB): six B-trees take every insert.
+            .pragma("cache_size", "-32768")
+            // Checkpoint the WAL every 16 MiB rather than 4 MiB: fewer, larger copies into the
+            // database file. Durability is the WAL's fsync at each commit, unchanged.
+            .pragma("wal_autocheckpoint", "4096");
         if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
@@ -188,27 +193,18 @@ impl Store for SqliteStore {
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             let mut inserted: HashSet<Uuid> = HashSet::with_capacity(reports.len());
             for chunk in reports.chunks(INSERT_CHUNK) {
-                let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                    "INSERT INTO reports (id, lon, lat, cell, occurred_at, received_at, category, severity, source, \
-                     description, reporter, tags, verification) ",
-                );
-                qb.push_values(chunk, |mut b, r| {
-                    b.push_bind(r.id())
-                        .push_bind(r.lon())
-                        .push_bind(r.lat())
-                        .push_bind(cell_of(r))
-                        .push_bind(micros(r.occurred_at()))
-                        .push_bind(micros(r.received_at()))
-                        .push_bind(r.category().slug())
-                        .push_bind(i64::from(r.severity().get()))
-                        .push_bind(r.source().slug())
-                        .push_bind(r.description().map(str::to_string))
-                        .push_bind(reporter_json(r))
-                        .push_bind(tags_json(r))
-                        .push_bind(r.verification().slug());
-                });
-                qb.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
-                let ids: Vec<Uuid> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
+                // Fast path: a plain insert; when every row went in (no replay, no repeated id)
+                // they are all new. Otherwise undo it and insert again, learning which went in.
+                sqlx::query("SAVEPOINT chunk").execute(&mut *tx).await?;
+                let done = insert_values(chunk, false).build().execute(&mut *tx).await?.rows_affected();
+                if usize::try_from(done).is_ok_and(|n| n == chunk.len()) {
+                    sqlx::query("RELEASE chunk").execute(&mut *tx).await?;
+                    inserted.extend(chunk.iter().map(Report::id));
+                    continue;
+                }
+                sqlx::query("ROLLBACK TO chunk").execute(&mut *tx).await?;
+                sqlx::query("RELEASE chunk").execute(&mut *tx).await?;
+                let ids: Vec<Uuid> = insert_values(chunk, true).build_query_scalar().fetch_all(&mut *tx).await?;
                 inserted.extend(ids);
             }
             let mut first_in_batch: HashMap<Uuid, &Report> = HashMap::new();
@@ -247,19 +243,22 @@ impl Store for SqliteStore {
             // pass, where the (received_at, id) order costs a B-tree lookup per row.
             // No lower bound on the first page.
             let (sql, from) = match after {
-                Some(id) => ("SELECT id, lon, lat, occurred_at, received_at, category, severity, verification \
-                              FROM reports WHERE id > ? ORDER BY id LIMIT ?", Some(id)),
-                None => ("SELECT id, lon, lat, occurred_at, received_at, category, severity, verification \
-                          FROM reports ORDER BY id LIMIT ?", None),
+                Some(id) => (
+                    "SELECT id, lon, lat, occurred_at, received_at, category, severity, verification \
+                              FROM reports WHERE id > ? ORDER BY id LIMIT ?",
+                    Some(id),
+                ),
+                None => (
+                    "SELECT id, lon, lat, occurred_at, received_at, category, severity, verification \
+                          FROM reports ORDER BY id LIMIT ?",
+                    None,
+                ),
             };
             let mut q = sqlx::query(sql);
             if let Some(id) = from {
                 q = q.bind(id);
             }
-            let rows = q
-                .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
-                .fetch_all(&self.pool)
-                .await?;
+            let rows = q.bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX)).fetch_all(&self.pool).await?;
             rows.iter()
                 .map(|r| {
                     rows::core(
@@ -590,6 +589,32 @@ async fn fetch_alert(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<Ale
     let sql = "SELECT id, kind, cell, res, opened_at, status, level, score, reason, closed_at FROM alerts WHERE id = ?";
     let row = sqlx::query(sql).bind(id).fetch_optional(conn).await?;
     row.as_ref().map(read_alert).transpose()
+}
+
+/// The multi-row INSERT of a chunk, skipping ids already stored; `returning` lists the ids that
+/// went in.
+fn insert_values(chunk: &[Report], returning: bool) -> QueryBuilder<Sqlite> {
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "INSERT INTO reports (id, lon, lat, cell, occurred_at, received_at, category, severity, source, \
+         description, reporter, tags, verification) ",
+    );
+    qb.push_values(chunk, |mut b, r| {
+        b.push_bind(r.id())
+            .push_bind(r.lon())
+            .push_bind(r.lat())
+            .push_bind(cell_of(r))
+            .push_bind(micros(r.occurred_at()))
+            .push_bind(micros(r.received_at()))
+            .push_bind(r.category().slug())
+            .push_bind(i64::from(r.severity().get()))
+            .push_bind(r.source().slug())
+            .push_bind(r.description().map(str::to_string))
+            .push_bind(reporter_json(r))
+            .push_bind(tags_json(r))
+            .push_bind(r.verification().slug());
+    });
+    qb.push(if returning { " ON CONFLICT (id) DO NOTHING RETURNING id" } else { " ON CONFLICT (id) DO NOTHING" });
+    qb
 }
 
 /// Writes outbox messages inside the caller's transaction.

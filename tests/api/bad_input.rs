@@ -267,3 +267,38 @@ async fn query_rows_for_roles_without_points() {
     }
     assert_eq!(seen, 105);
 }
+
+/// NUL in the free text of a verification note or an alert action: 422 naming the field, on
+/// both backends alike (PostgreSQL cannot store it), and nothing written.
+#[tokio::test]
+async fn nul_in_notes_and_actions_is_refused_before_anything_is_stored() {
+    let app = spawn_app().await;
+    let r = app.post_report(&feature(34.7617, -0.0917, "killing", 5, 20)).await;
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let body = json!({ "status": "verified", "note": "ok\u{0}then" }).to_string();
+    let path = format!("/api/v1/reports/{id}/verification");
+    let bad = app.send(Role::Verifier, "PATCH", &path, Some("application/json"), body).await;
+    assert_eq!(
+        (bad.status, bad.field(), bad.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "/note".into(), "nul_byte".into())
+    );
+    let stored = app.store.get_report(id.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.verification(), kinga::domain::Verification::Unverified);
+    assert!(app.store.verification_history(id.parse().unwrap()).await.unwrap().is_empty());
+
+    app.verify(&id, "verified").await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let cells: Vec<h3o::CellIndex> = app.service.engine().entries().map(|e| e.cell).collect();
+    app.state.early.evaluate(&cells).await.unwrap();
+    let alerts = app.get(Role::Analyst, "/api/v1/alerts").await.json();
+    let alert = alerts["alerts"][0]["id"].as_str().unwrap().to_string();
+    let body = json!({ "action": "patrol\u{0}" }).to_string();
+    let path = format!("/api/v1/alerts/{alert}/actions");
+    let bad = app.send(Role::Analyst, "POST", &path, Some("application/json"), body).await;
+    assert_eq!(
+        (bad.status, bad.field(), bad.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "/action".into(), "nul_byte".into())
+    );
+    let (_, _, actions) = app.store.get_alert(alert.parse().unwrap()).await.unwrap().unwrap();
+    assert!(actions.is_empty());
+}

@@ -470,7 +470,8 @@ pub async fn scan_cores_pages_through_every_report_once(f: Fresh) {
         seen.extend(page);
     }
     assert!(seen.windows(2).all(|w| w[0].id < w[1].id), "id order, no repeats");
-    let mut want: Vec<_> = f.store.query_reports(&ReportQuery { limit: 1_000, ..ReportQuery::default() }).await.unwrap();
+    let mut want: Vec<_> =
+        f.store.query_reports(&ReportQuery { limit: 1_000, ..ReportQuery::default() }).await.unwrap();
     want.sort_by_key(Report::id);
     assert_eq!(seen, want.iter().map(Report::core).collect::<Vec<_>>());
 }

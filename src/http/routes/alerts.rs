@@ -149,11 +149,16 @@ pub(crate) async fn json_body<T: for<'de> Deserialize<'de>>(
     })
 }
 
-fn check_text(field: &str, text: Option<&str>) -> Result<(), ApiError> {
-    if text.is_some_and(|t| t.chars().count() > 2_000 || t.contains('\0')) {
-        return Err(ApiError::invalid(field, "too_long", "must be at most 2000 characters, without NUL"));
+/// A free-text note or action: at most 2000 characters, and no NUL (which PostgreSQL cannot
+/// store in `text`, so both backends refuse it here, before anything is written).
+pub(crate) fn check_text(field: &str, text: Option<&str>) -> Result<(), ApiError> {
+    match text {
+        Some(t) if t.contains('\0') => Err(ApiError::invalid(field, "nul_byte", "must not contain NUL (U+0000)")),
+        Some(t) if t.chars().count() > 2_000 => {
+            Err(ApiError::invalid(field, "too_long", "must be at most 2000 characters"))
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 async fn step(

@@ -326,9 +326,7 @@ pub async fn patch_verification(
     let status = Verification::from_slug(&input.status).ok_or_else(|| {
         ApiError::invalid("/status", "unknown_status", "status must be unverified, verified, disputed or debunked")
     })?;
-    if input.note.as_deref().is_some_and(|n| n.chars().count() > 2_000 || n.contains('\0')) {
-        return Err(ApiError::invalid("/note", "too_long", "note must be at most 2000 characters, without NUL"));
-    }
+    super::alerts::check_text("/note", input.note.as_deref())?;
     let report = state.service.verify(id, status, input.note, &caller.name).await?;
     tracing::info!(report = %id, status = status.slug(), "verification changed");
     Ok(geojson(StatusCode::OK, &view_or_receipt(&report, &state.viewer(&caller))))
