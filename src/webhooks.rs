@@ -107,6 +107,9 @@ pub struct Dispatcher {
     store: Arc<dyn Store>,
     targets: Arc<[WebhookTarget]>,
     wake: Arc<Notify>,
+    /// Targets whose last attempt failed, held back until then so their messages wait in
+    /// order instead of each spending an attempt on a receiver that is down.
+    down: std::sync::Mutex<std::collections::HashMap<String, DateTime<Utc>>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -128,7 +131,7 @@ impl Dispatcher {
     /// A dispatcher over the store's outbox for these targets.
     #[must_use]
     pub fn new(store: Arc<dyn Store>, targets: Arc<[WebhookTarget]>) -> Self {
-        Self { store, targets, wake: Arc::new(Notify::new()) }
+        Self { store, targets, wake: Arc::new(Notify::new()), down: std::sync::Mutex::default() }
     }
 
     /// Wakes the dispatcher (after an enqueue) instead of waiting for the next poll.
@@ -154,38 +157,42 @@ impl Dispatcher {
         });
     }
 
-    /// Makes one attempt at every message due at `now` (oldest first; after a failure, the
-    /// rest of that target's messages wait for the next round, keeping their order), records
-    /// each outcome, and returns how many were attempted.
+    /// Makes one attempt at every message due at `now` (oldest first). After a failure the rest
+    /// of that target's messages wait until its retry time, keeping their order. Records each
+    /// outcome and returns how many were attempted.
     ///
     /// # Errors
     /// [`crate::store::StoreError`] when the outbox cannot be read or an outcome not recorded.
     pub async fn deliver_due(&self, now: DateTime<Utc>) -> Result<usize, crate::store::StoreError> {
         let due = self.store.due_deliveries(now, 64).await?;
-        let mut failed_targets: Vec<String> = Vec::new();
         let mut attempted = 0;
         for m in due {
-            if failed_targets.contains(&m.target) {
+            let held = self.down.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&m.target).copied();
+            if held.is_some_and(|until| until > now) {
                 continue;
             }
-            let outcome = match self.targets.iter().find(|t| t.url == m.target) {
+            let target = self.targets.iter().find(|t| t.url == m.target);
+            let outcome = match target {
                 Some(t) => send(t, &m).await,
                 None => Attempt::Failed("this webhook is no longer configured".into()),
             };
             attempted += 1;
             let attempts = m.attempts + 1;
-            let record = match outcome {
-                Attempt::Delivered => {
-                    tracing::info!(delivery = %m.id, alert = %m.alert_id, "webhook delivered");
-                    Ok(Utc::now())
-                }
-                Attempt::Failed(why) => {
-                    failed_targets.push(m.target.clone());
-                    let retry = (attempts < MAX_ATTEMPTS && self.targets.iter().any(|t| t.url == m.target))
-                        .then(|| now + backoff(attempts));
-                    tracing::warn!(delivery = %m.id, alert = %m.alert_id, attempts, error = %why,
-                        "webhook delivery failed{}", if retry.is_some() { "; will retry" } else { "; given up" });
-                    Err((retry, why))
+            let record = {
+                let mut down = self.down.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                match outcome {
+                    Attempt::Delivered => {
+                        down.remove(&m.target);
+                        tracing::info!(delivery = %m.id, alert = %m.alert_id, "webhook delivered");
+                        Ok(Utc::now())
+                    }
+                    Attempt::Failed(why) => {
+                        let retry = (attempts < MAX_ATTEMPTS && target.is_some()).then(|| now + backoff(attempts));
+                        down.insert(m.target.clone(), retry.unwrap_or(now));
+                        tracing::warn!(delivery = %m.id, alert = %m.alert_id, attempts, error = %why,
+                            "webhook delivery failed{}", if retry.is_some() { "; will retry" } else { "; given up" });
+                        Err((retry, why))
+                    }
                 }
             };
             self.store.record_delivery(m.id, record).await?;

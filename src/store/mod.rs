@@ -371,7 +371,8 @@ pub trait Store: Send + Sync {
         announce: Announce,
     ) -> BoxFuture<'_, Result<Option<AlertRecord>, StoreError>>;
 
-    /// Undelivered outbox messages due at `now`, oldest first, at most `limit`.
+    /// Undelivered outbox messages due at `now`, in the order they were enqueued (by id), at
+    /// most `limit`.
     fn due_deliveries(&self, now: DateTime<Utc>, limit: usize)
     -> BoxFuture<'_, Result<Vec<OutboxMessage>, StoreError>>;
 

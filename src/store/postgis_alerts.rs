@@ -150,7 +150,7 @@ impl PostgisStore {
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, target, alert_id, body, created_at, attempts FROM webhook_outbox \
-             WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+             WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
         )
         .bind(now)
         .bind(i64::try_from(limit.clamp(1, MAX_PAGE)).unwrap_or(1))

@@ -489,7 +489,7 @@ impl Store for SqliteStore {
         Box::pin(async move {
             let rows = sqlx::query(
                 "SELECT id, target, alert_id, body, created_at, attempts FROM webhook_outbox \
-                 WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+                 WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
             )
             .bind(micros(now))
             .bind(i64::try_from(limit.clamp(1, MAX_PAGE)).unwrap_or(1))
