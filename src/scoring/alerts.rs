@@ -161,6 +161,9 @@ impl Monitor {
             .collect();
         cells.sort_unstable();
         cells.dedup();
+        if cells.len() > 256 {
+            view.prepare(res);
+        }
         let mut changes = Vec::new();
         for cell in cells {
             let Some(score) = view.cell(cell) else { continue };

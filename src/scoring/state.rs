@@ -68,6 +68,37 @@ pub(crate) struct Row {
     pub gi_z: Option<f64>,
 }
 
+/// The whole-resolution statistics one cell's score needs: one pass over the level's cells,
+/// far cheaper than the full [`ResCache`] (which takes every active cell's neighbourhood).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Globals {
+    /// Gi* statistics on values divided by `max_short`.
+    pub gi: GiStats,
+    /// The largest short accumulator of a study-area cell (reference units).
+    pub max_short: f64,
+}
+
+impl Globals {
+    fn of(level: &FxHashMap<CellIndex, CellAccum>, area: &StudyArea, res: Resolution) -> Self {
+        let max_short =
+            level.iter().filter(|(cell, _)| area.contains(**cell)).map(|(_, acc)| acc.short).fold(0.0, f64::max);
+        let scale = if max_short > 0.0 { 1.0 / max_short } else { 1.0 };
+        let (mut sum, mut sum_sq) = (0.0, 0.0);
+        for (cell, acc) in level {
+            if area.contains(*cell) {
+                let x = acc.short * scale;
+                sum += x;
+                sum_sq += x * x;
+            }
+        }
+        Self { gi: GiStats::new(area.len(res), sum, sum_sq), max_short }
+    }
+
+    fn scale(&self) -> f64 {
+        if self.max_short > 0.0 { 1.0 / self.max_short } else { 1.0 }
+    }
+}
+
 /// Per-resolution values that depend on the whole state, computed lazily once per version.
 #[derive(Debug)]
 pub(crate) struct ResCache {
@@ -135,6 +166,7 @@ pub(crate) struct ScoreState {
     t_ref: Option<Millis>,
     levels: [FxHashMap<CellIndex, CellAccum>; 5],
     caches: [OnceLock<ResCache>; 5],
+    globals: [OnceLock<Globals>; 5],
     rebase: bool,
 }
 
@@ -147,12 +179,24 @@ fn decay(dt_ms: f64, half_life_h: f64) -> f64 {
 impl ScoreState {
     /// An incremental state (rebases as data moves forward).
     pub fn incremental() -> Self {
-        Self { t_ref: None, levels: Default::default(), caches: Default::default(), rebase: true }
+        Self {
+            t_ref: None,
+            levels: Default::default(),
+            caches: Default::default(),
+            globals: Default::default(),
+            rebase: true,
+        }
     }
 
     /// A batch state evaluated exactly at `t` (reference = t, never rebased).
     pub fn batch_at(t: Millis) -> Self {
-        Self { t_ref: Some(t), levels: Default::default(), caches: Default::default(), rebase: false }
+        Self {
+            t_ref: Some(t),
+            levels: Default::default(),
+            caches: Default::default(),
+            globals: Default::default(),
+            rebase: false,
+        }
     }
 
     /// The cells at a resolution slot.
@@ -242,6 +286,28 @@ impl ScoreState {
         for c in &mut self.caches {
             c.take();
         }
+        for g in &mut self.globals {
+            g.take();
+        }
+    }
+
+    /// The whole-resolution statistics of a resolution, computed once per version.
+    pub fn globals(&self, res: Resolution, area: &StudyArea) -> Globals {
+        let slot = grid::slot(res).unwrap_or(0);
+        *self.globals[slot].get_or_init(|| Globals::of(&self.levels[slot], area, res))
+    }
+
+    /// One cell's neighbourhood (neighbour sum, count, Gi* z): from the full table when it is
+    /// built already, else computed for this cell alone (a few cells after each change need not
+    /// rebuild every active cell's).
+    pub fn cell_neighbourhood(&self, cell: CellIndex, area: &StudyArea, k: u32) -> ((f64, u32, Option<f64>), f64) {
+        let res = cell.resolution();
+        let slot = grid::slot(res).unwrap_or(0);
+        if let Some(cache) = self.caches[slot].get() {
+            return (cache.neighbourhood(cell, &self.levels[slot], area, k), cache.max_short);
+        }
+        let g = self.globals(res, area);
+        (neighbourhood(cell, &self.levels[slot], area, k, &g.gi, g.scale()), g.max_short)
     }
 
     /// Neighbour sums and Gi* for every active cell of a resolution, computed once per version.
@@ -249,18 +315,8 @@ impl ScoreState {
         let slot = grid::slot(res).unwrap_or(0);
         self.caches[slot].get_or_init(|| {
             let level = &self.levels[slot];
-            let max_short =
-                level.iter().filter(|(cell, _)| area.contains(**cell)).map(|(_, acc)| acc.short).fold(0.0, f64::max);
+            let Globals { gi, max_short } = self.globals(res, area);
             let scale = if max_short > 0.0 { 1.0 / max_short } else { 1.0 };
-            let (mut sum, mut sum_sq) = (0.0, 0.0);
-            for (cell, acc) in level {
-                if area.contains(*cell) {
-                    let x = acc.short * scale;
-                    sum += x;
-                    sum_sq += x * x;
-                }
-            }
-            let gi = GiStats::new(area.len(res), sum, sum_sq);
             let rows: Vec<Row> = level
                 .iter()
                 .map(|(cell, acc)| {

@@ -324,3 +324,30 @@ mod alert_rules {
         assert_eq!(two, [("open".to_string(), AlertKind::Spike)]);
     }
 }
+
+/// One cell scored alone (no whole-resolution table built: the path after each change) equals
+/// the same cell in the full table, at every resolution.
+#[test]
+fn one_cell_alone_equals_the_full_table() {
+    let t0 = Utc.with_ymd_and_hms(2013, 3, 4, 0, 0, 0).unwrap().timestamp_millis();
+    let build = || {
+        let mut e = engine();
+        for n in 0..400u32 {
+            let lon = 34.70 + f64::from(n * 37 % 100) * 0.001;
+            let lat = -0.15 + f64::from(n * 61 % 100) * 0.001;
+            let category = Category::ALL[n as usize % Category::ALL.len()];
+            let r = report(u128::from(n) + 1, lon, lat, t0 + i64::from(n) * 600_000, category, 1 + i64::from(n % 5));
+            e.insert(&r).unwrap();
+        }
+        e
+    };
+    let t = t0 + 400 * 600_000;
+    use h3o::Resolution as R;
+    for res in [R::Nine, R::Eight, R::Seven, R::Six, R::Five] {
+        let table = build().at(t).cells(res, None);
+        assert!(!table.is_empty());
+        let fresh = build();
+        let alone: Vec<CellScore> = table.iter().map(|s| fresh.at(t).cell(s.cell).unwrap()).collect();
+        assert_eq!(alone, table, "{res:?}");
+    }
+}

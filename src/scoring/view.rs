@@ -192,9 +192,8 @@ impl<'a> View<'a> {
         let slot = grid::slot(res)?;
         let engine = self.engine;
         let k = engine.params().k_ring;
-        let cache = self.state().cache(res, engine.area(), k);
         let level = self.state().level(slot);
-        let (nsum, ncount, gi_z) = cache.neighbourhood(cell, level, engine.area(), k);
+        let ((nsum, ncount, gi_z), max_short) = self.state().cell_neighbourhood(cell, engine.area(), k);
         let acc = level.get(&cell);
         let row = Row {
             cell,
@@ -208,7 +207,7 @@ impl<'a> View<'a> {
             gi_z,
         };
         let factors = self.state().factors(self.t, engine.params());
-        let row = gate(row, cache.max_short * factors.0);
+        let row = gate(row, max_short * factors.0);
         let mut score = self.score_row(res, &row, factors);
         score.trend = self.trend(cell, score.intensity);
         Some(score)
@@ -357,6 +356,12 @@ impl<'a> View<'a> {
                 (risk > 1e-9).then_some((score, risk))
             })
             .collect()
+    }
+
+    /// Builds the whole-resolution neighbourhood table now, so that scoring many cells of `res`
+    /// one by one (e.g. every cell after a restart) costs one pass instead of one each.
+    pub fn prepare(&self, res: Resolution) {
+        let _ = self.state().cache(res, self.engine.area(), self.engine.params().k_ring);
     }
 
     /// Scores of every cell at `res` holding reports, optionally only those whose centre lies in
