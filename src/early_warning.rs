@@ -120,16 +120,25 @@ impl EarlyWarning {
             }
             let mut tick = tokio::time::interval(TICK);
             loop {
-                let touched = tokio::select! {
-                    _ = tick.tick() => Vec::new(),
+                // A tick re-checks every open alert; a change only the cells it touched (with
+                // the changes queued meanwhile, so a burst costs one evaluation).
+                let (mut touched, with_open) = tokio::select! {
+                    _ = tick.tick() => (Vec::new(), true),
                     event = rx.recv() => match event {
-                        Ok(Event::Cells(cells)) => cells,
+                        Ok(Event::Cells(cells)) => (cells, false),
                         Ok(_) => continue,
-                        Err(RecvError::Lagged(_)) => Vec::new(),
+                        Err(RecvError::Lagged(_)) => (me.service.engine().entries().map(|e| e.cell).collect(), true),
                         Err(RecvError::Closed) => return,
                     },
                 };
-                if let Err(e) = me.evaluate(&touched).await {
+                while let Ok(event) = rx.try_recv() {
+                    if let Event::Cells(cells) = event {
+                        touched.extend(cells);
+                    }
+                }
+                touched.sort_unstable();
+                touched.dedup();
+                if let Err(e) = me.run(&touched, with_open).await {
                     tracing::warn!(error = %e, "alert evaluation failed; retried at the next change or tick");
                 }
             }
@@ -142,11 +151,16 @@ impl EarlyWarning {
     /// # Errors
     /// [`ServiceError::Store`] when a transition cannot be stored (it is re-derived next time).
     pub async fn evaluate(&self, touched: &[CellIndex]) -> Result<(), ServiceError> {
+        self.run(touched, true).await
+    }
+
+    async fn run(&self, touched: &[CellIndex], with_open: bool) -> Result<(), ServiceError> {
         let _one_at_a_time = self.evaluating.lock().await;
         let changes = {
             let engine = self.service.engine();
             let view = engine.at(Service::now_ms());
-            self.monitor.lock().unwrap_or_else(std::sync::PoisonError::into_inner).evaluate(&view, touched)
+            let mut monitor = self.monitor.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if with_open { monitor.evaluate(&view, touched) } else { monitor.evaluate_touched(&view, touched) }
         };
         for change in changes {
             match change {

@@ -150,15 +150,24 @@ impl Monitor {
     }
 
     /// Re-evaluates the given base cells (their parents at the alert resolution and those
-    /// parents' ring) and every open alert, as of the view's time.
+    /// parents' ring) and every open alert, as of the view's time: the timer's evaluation, which
+    /// closes alerts as scores decay.
     pub fn evaluate(&mut self, view: &View<'_>, touched: &[CellIndex]) -> Vec<Change> {
+        self.run(view, touched, true)
+    }
+
+    /// Re-evaluates only the given base cells (parents at the alert resolution and their ring):
+    /// after a change, whose effect on other cells' open alerts (decay, Gi* of the whole area)
+    /// the timer's [`Monitor::evaluate`] picks up.
+    pub fn evaluate_touched(&mut self, view: &View<'_>, touched: &[CellIndex]) -> Vec<Change> {
+        self.run(view, touched, false)
+    }
+
+    fn run(&mut self, view: &View<'_>, touched: &[CellIndex], with_open: bool) -> Vec<Change> {
         let res = self.rules.res;
-        let mut cells: Vec<CellIndex> = touched
-            .iter()
-            .filter_map(|c| c.parent(res))
-            .flat_map(|c| c.grid_disk::<Vec<_>>(1))
-            .chain(self.open.iter().map(|(_, c)| *c))
-            .collect();
+        let open = self.open.iter().filter(|_| with_open).map(|(_, c)| *c);
+        let mut cells: Vec<CellIndex> =
+            touched.iter().filter_map(|c| c.parent(res)).flat_map(|c| c.grid_disk::<Vec<_>>(1)).chain(open).collect();
         cells.sort_unstable();
         cells.dedup();
         if cells.len() > 256 {

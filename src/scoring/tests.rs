@@ -270,6 +270,24 @@ mod alert_rules {
         assert_eq!(kinds(&cleared), [("clear".to_string(), AlertKind::HighRisk)]);
     }
 
+    /// After a change only the touched cells are re-checked (cheap with thousands of open
+    /// alerts); the timer's evaluation is what closes an untouched alert as it decays.
+    #[test]
+    fn a_change_rechecks_its_cells_and_the_timer_the_open_alerts() {
+        let mut e = engine();
+        let mut m = high_only();
+        let cell9 = grid::base_cell(LON, LAT).unwrap();
+        e.insert(&report(1, LON, LAT, T0, Category::Killing, 5)).unwrap();
+        e.insert(&report(2, LON, LAT, T0, Category::Killing, 5)).unwrap();
+        assert_eq!(kinds(&m.evaluate_touched(&e.at(T0), &[cell9])), [("open".to_string(), AlertKind::HighRisk)]);
+        let later = T0 + 30 * 24 * HOUR_MS;
+        let far = (LON + 0.04, LAT - 0.04);
+        e.insert(&report(3, far.0, far.1, later, Category::Rumour, 1)).unwrap();
+        let far9 = grid::base_cell(far.0, far.1).unwrap();
+        assert!(m.evaluate_touched(&e.at(later), &[far9]).is_empty(), "the decayed alert is not touched");
+        assert_eq!(kinds(&m.evaluate(&e.at(later), &[])), [("clear".to_string(), AlertKind::HighRisk)]);
+    }
+
     #[test]
     fn verified_trigger_categories_and_close_clusters_raise_alerts() {
         let mut e = engine();
