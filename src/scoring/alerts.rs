@@ -175,7 +175,7 @@ impl Monitor {
         }
         let mut changes = Vec::new();
         for cell in cells {
-            let Some(score) = view.cell(cell) else { continue };
+            let Some(score) = view.cell_untrended(cell) else { continue };
             // A warning is about reports in the place itself, not only their neighbours'
             // spill-over (which would raise a ring of alerts around every incident).
             let has_reports = score.reports > 0;
@@ -225,16 +225,13 @@ impl Monitor {
             }
             AlertKind::Trigger => {
                 let since = view.time() - hours(r.trigger_hours);
-                let found: Vec<Category> = view
-                    .reports_in_cell(s.cell)
-                    .filter(|e| {
+                view.reports_in_cell(s.cell)
+                    .find(|e| {
                         e.verification == Verification::Verified
                             && e.occurred >= since
                             && r.trigger_categories.contains(&e.category)
                     })
-                    .map(|e| e.category)
-                    .collect();
-                found.first().map(|c| format!("verified {} reported", c.slug().replace('-', " ")))
+                    .map(|e| format!("verified {} reported", e.category.slug().replace('-', " ")))
             }
             AlertKind::Cluster => {
                 let since = view.time() - hours(r.cluster_hours);

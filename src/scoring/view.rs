@@ -188,6 +188,15 @@ impl<'a> View<'a> {
     /// `None` for a resolution outside 5–9.
     #[must_use]
     pub fn cell(&self, cell: CellIndex) -> Option<CellScore> {
+        let mut score = self.cell_untrended(cell)?;
+        score.trend = self.trend(cell, score.intensity);
+        Some(score)
+    }
+
+    /// [`View::cell`] without the trend (reported `Steady`), which needs a pass over the
+    /// cell's reports: what the alert rules read after every change.
+    #[must_use]
+    pub fn cell_untrended(&self, cell: CellIndex) -> Option<CellScore> {
         let res = cell.resolution();
         let slot = grid::slot(res)?;
         let engine = self.engine;
@@ -208,9 +217,7 @@ impl<'a> View<'a> {
         };
         let factors = self.state().factors(self.t, engine.params());
         let row = gate(row, max_short * factors.0);
-        let mut score = self.score_row(res, &row, factors);
-        score.trend = self.trend(cell, score.intensity);
-        Some(score)
+        Some(self.score_row(res, &row, factors))
     }
 
     /// The score of one row, without the trend (which needs the cell's reports).

@@ -124,8 +124,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            // 32 MiB of page cache per connection (default 2 MiB): six B-trees take every insert.
-            .pragma("cache_size", "-32768")
+            // 8 MiB of page cache per connection (default 2 MiB): five B-trees take every insert.
+            .pragma("cache_size", "-8192")
             // Checkpoint the WAL every 16 MiB rather than 4 MiB: fewer, larger copies into the
             // database file. Durability is the WAL's fsync at each commit, unchanged.
             .pragma("wal_autocheckpoint", "4096");
