@@ -17,6 +17,60 @@ use crate::store::{AuditEntry, InsertOutcome, ReportQuery, Store, StoreError, Ve
 /// Reports read per page while rebuilding the engine.
 const REBUILD_PAGE: usize = 20_000;
 
+/// Submissions of at most this many reports may share a transaction with others.
+const GROUP_ITEM_MAX: usize = 256;
+/// The most reports one group commit holds.
+const GROUP_MAX: usize = 4_096;
+
+/// A submission waiting for the committer.
+struct PendingCommit {
+    reports: Vec<Report>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<InsertOutcome>, StoreError>>,
+}
+
+/// The committer: takes the waiting submissions (up to [`GROUP_MAX`] reports), stores them in
+/// one `insert_reports` call, and answers each with its own outcomes. If the shared call fails,
+/// each submission is retried alone, so one bad submission cannot fail the others.
+fn spawn_committer(store: Arc<dyn Store>) -> tokio::sync::mpsc::Sender<PendingCommit> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<PendingCommit>(1_024);
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut group = vec![first];
+            let mut size = group[0].reports.len();
+            while size < GROUP_MAX {
+                match rx.try_recv() {
+                    Ok(p) => {
+                        size += p.reports.len();
+                        group.push(p);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if group.len() == 1 {
+                let p = group.remove(0);
+                let _ = p.reply.send(store.insert_reports(&p.reports).await);
+                continue;
+            }
+            let all: Vec<Report> = group.iter().flat_map(|p| p.reports.iter().cloned()).collect();
+            match store.insert_reports(&all).await {
+                Ok(outcomes) => {
+                    let mut outcomes = outcomes.into_iter();
+                    for p in group {
+                        let mine: Vec<InsertOutcome> = outcomes.by_ref().take(p.reports.len()).collect();
+                        let _ = p.reply.send(Ok(mine));
+                    }
+                }
+                Err(_) => {
+                    for p in group {
+                        let _ = p.reply.send(store.insert_reports(&p.reports).await);
+                    }
+                }
+            }
+        }
+    });
+    tx
+}
+
 /// Loads every stored report into the engine: the store is read (engine columns only, in the
 /// table's own order — the engine does not depend on order) while the previous page is scored,
 /// and the R-tree is bulk-loaded once at the end.
@@ -108,6 +162,8 @@ const CHANGE_LOG_LEN: usize = 50_000;
 /// The running deployment.
 pub struct Service {
     store: Arc<dyn Store>,
+    /// Small submissions waiting to share one durable transaction (group commit).
+    commits: tokio::sync::mpsc::Sender<PendingCommit>,
     engine: RwLock<Engine>,
     changes: std::sync::Mutex<ChangeLog>,
     region: Region,
@@ -170,7 +226,8 @@ impl Service {
             points: std::collections::VecDeque::new(),
             trimmed_to: engine.version(),
         });
-        Ok(Arc::new(Self { store, engine: RwLock::new(engine), changes, region, config, events }))
+        let commits = spawn_committer(store.clone());
+        Ok(Arc::new(Self { store, commits, engine: RwLock::new(engine), changes, region, config, events }))
     }
 
     /// The configuration in force.
@@ -260,7 +317,7 @@ impl Service {
                 Err(e) => outcomes.push(Some(ItemOutcome::Rejected(e))),
             }
         }
-        let stored = if valid.is_empty() { Vec::new() } else { self.store.insert_reports(&valid).await? };
+        let stored = if valid.is_empty() { Vec::new() } else { self.commit(&valid).await? };
         let mut created: Vec<&Report> = Vec::new();
         for ((slot, report), outcome) in slots.iter().zip(&valid).zip(stored) {
             outcomes[*slot] = Some(match outcome {
@@ -299,6 +356,20 @@ impl Service {
             let _ = self.events.send(Event::Cells(cells));
         }
         Ok(outcomes.into_iter().map(|o| o.unwrap_or(ItemOutcome::Rejected(ValidationErrors::default()))).collect())
+    }
+
+    /// Stores reports durably. Small submissions arriving together share one transaction (one
+    /// fsync) through the committer task; each caller still returns only after that commit, with
+    /// the outcomes of its own reports, exactly as if the submissions had been stored one after
+    /// the other. Large ones are stored on their own.
+    async fn commit(&self, reports: &[Report]) -> Result<Vec<InsertOutcome>, StoreError> {
+        if reports.len() > GROUP_ITEM_MAX {
+            return self.store.insert_reports(reports).await;
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let closed = || StoreError::Unavailable("the commit queue is closed".into());
+        self.commits.send(PendingCommit { reports: reports.to_vec(), reply }).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 
     /// One stored report.

@@ -114,3 +114,31 @@ async fn verification_is_recorded_and_withdrawal_removes_everywhere() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// Concurrent single POSTs share durable transactions (group commit) yet each gets the answer
+/// it would get alone: distinct reports 201, replays of one id 201 once then 200, a different
+/// body under that id 422 naming `/id` — and the store holds exactly the acknowledged ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_posts_committed_together_keep_their_own_outcomes() {
+    let app = spawn_app().await;
+    let shared = "7b0cbb6e-2f3a-4c55-9d1e-5a4f0e1c2b3d";
+    let mut same = feature(34.7617, -0.0917, "rumour", 2, 30);
+    same["properties"]["id"] = json!(shared);
+    let mut other = same.clone();
+    other["properties"]["severity"] = json!(3);
+    let mut bodies: Vec<serde_json::Value> =
+        (0..40).map(|i| feature(34.70 + f64::from(i) * 0.002, -0.09, "rumour", 2, 30)).collect();
+    bodies.extend(std::iter::repeat_n(same.clone(), 6));
+    bodies.push(other);
+    let replies = futures_util::future::join_all(bodies.iter().map(|b| app.post_report(b))).await;
+    let status = |s: StatusCode| replies.iter().filter(|r| r.status == s).count();
+    assert_eq!(status(StatusCode::CREATED), 41, "40 distinct + the first of the shared id");
+    assert_eq!(app.count().await, 41);
+    // Whichever body of the shared id was stored first, the others are answered against it.
+    let stored = app.store.get_report(shared.parse().unwrap()).await.unwrap().unwrap();
+    let (replays, conflicts) = if stored.severity().get() == 2 { (5, 1) } else { (0, 6) };
+    assert_eq!((status(StatusCode::OK), status(StatusCode::UNPROCESSABLE_ENTITY)), (replays, conflicts));
+    for r in replies.iter().filter(|r| r.status == StatusCode::UNPROCESSABLE_ENTITY) {
+        assert_eq!(r.field(), "/properties/id");
+    }
+}
