@@ -111,6 +111,28 @@ impl ReportIndex {
         out
     }
 
+    /// How many points within `radius_m` of (lon, lat) satisfy `keep` — as
+    /// `within_radius(..).filter(keep).count()`, without collecting or sorting (the alert rules
+    /// count clusters after every change).
+    pub fn count_within_radius(&self, lon: f64, lat: f64, radius_m: f64, mut keep: impl FnMut(u32) -> bool) -> usize {
+        let rects: Vec<_> = search_boxes(lon, lat, radius_m).into_iter().flat_map(|b| b.parts()).collect();
+        if rects.len() > 1 {
+            // Boxes may overlap across the antimeridian or a pole: de-duplicate the slow way.
+            return self.within_radius(lon, lat, radius_m).into_iter().filter(|(k, _)| keep(*k)).count();
+        }
+        let mut n = 0;
+        for rect in rects {
+            let env = AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]);
+            for e in self.tree.locate_in_envelope_intersecting(&env) {
+                let [plon, plat] = *e.geom();
+                if haversine_m(lon, lat, plon, plat) <= radius_m && keep(e.data) {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
     /// The `k` nearest points by great-circle distance, nearest first (ties by key).
     ///
     /// ```
@@ -168,6 +190,41 @@ fn search_boxes(lon: f64, lat: f64, radius_m: f64) -> Vec<BBox> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counting_equals_filtering_the_collected_query_also_across_the_antimeridian() {
+        let mut x = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            #[expect(clippy::cast_precision_loss, reason = "a test's pseudo-random unit")]
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            u
+        };
+        for (clon, clat) in [(34.76, -0.09), (179.99, 10.0), (-179.995, -5.0)] {
+            let pts: Vec<(f64, f64, u32)> = (0..2_000)
+                .map(|k| {
+                    let lon = clon + (next() - 0.5) * 0.06;
+                    let lon = if lon > 180.0 {
+                        lon - 360.0
+                    } else if lon < -180.0 {
+                        lon + 360.0
+                    } else {
+                        lon
+                    };
+                    (lon, clat + (next() - 0.5) * 0.06, k)
+                })
+                .collect();
+            let idx = ReportIndex::bulk_load(pts);
+            for r in [100.0, 1_000.0, 2_500.0] {
+                let even = |k: u32| k.is_multiple_of(2);
+                let want = idx.within_radius(clon, clat, r).into_iter().filter(|(k, _)| even(*k)).count();
+                assert_eq!(idx.count_within_radius(clon, clat, r, even), want, "{clon} {r}");
+                assert!(want > 0 || r < 500.0);
+            }
+        }
+    }
 
     #[test]
     fn radius_query_is_exact_in_metres() {

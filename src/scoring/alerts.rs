@@ -173,6 +173,9 @@ impl Monitor {
         if cells.len() > 256 {
             view.prepare(res);
         }
+        // Only a report in the cell itself can raise a trigger alert there: ring cells are not
+        // scanned for one after a change (the timer still re-checks open ones).
+        let own: rustc_hash::FxHashSet<CellIndex> = touched.iter().filter_map(|c| c.parent(res)).collect();
         let mut changes = Vec::new();
         for cell in cells {
             let Some(score) = view.cell_untrended(cell) else { continue };
@@ -183,6 +186,9 @@ impl Monitor {
                 [AlertKind::HighRisk, AlertKind::Spike, AlertKind::Hotspot, AlertKind::Trigger, AlertKind::Cluster]
             {
                 let open = self.is_open(kind, cell);
+                if kind == AlertKind::Trigger && !open && !own.contains(&cell) {
+                    continue;
+                }
                 let holds = if has_reports { self.holds(view, kind, &score, open) } else { None };
                 match holds {
                     Some(reason) if !open => {

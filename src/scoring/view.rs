@@ -259,19 +259,14 @@ impl<'a> View<'a> {
     #[must_use]
     pub fn cluster_count(&self, cell: CellIndex, category: Category, since: Millis, radius_m: f64) -> usize {
         let (lon, lat) = grid::centre(cell);
-        self.engine
-            .index()
-            .within_radius(lon, lat, radius_m)
-            .into_iter()
-            .map(|(k, _)| self.engine.entry(k))
-            .filter(|e| {
-                e.category == category
-                    && e.verification != crate::domain::Verification::Debunked
-                    && e.occurred >= since
-                    && e.occurred <= self.t
-                    && e.received <= self.t
-            })
-            .count()
+        self.engine.index().count_within_radius(lon, lat, radius_m, |k| {
+            let e = self.engine.entry(k);
+            e.category == category
+                && e.verification != crate::domain::Verification::Debunked
+                && e.occurred >= since
+                && e.occurred <= self.t
+                && e.received <= self.t
+        })
     }
 
     fn keys(&self, cell: CellIndex) -> impl Iterator<Item = &Entry> {
