@@ -21,6 +21,9 @@ use crate::store::{AlertAction, AlertEvent, AlertRecord};
 
 /// How often open alerts are re-checked (decay closes them).
 pub const TICK: Duration = Duration::from_mins(1);
+/// How long after a change the rules wait for more changes before evaluating them together
+/// (well inside the 250 ms from a report to its alert).
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
 
 const KINDS: [AlertKind; 5] =
     [AlertKind::HighRisk, AlertKind::Spike, AlertKind::Hotspot, AlertKind::Trigger, AlertKind::Cluster];
@@ -131,6 +134,10 @@ impl EarlyWarning {
                         Err(RecvError::Closed) => return,
                     },
                 };
+                if !with_open {
+                    // Let a burst finish: one evaluation for its changes instead of one each.
+                    tokio::time::sleep(DEBOUNCE).await;
+                }
                 while let Ok(event) = rx.try_recv() {
                     if let Event::Cells(cells) = event {
                         touched.extend(cells);
