@@ -153,8 +153,10 @@ async fn patrol_plans_cover_risk_and_gbv_never_places_a_patrol() {
     assert!(app.get(Role::Planner, "/api/v1/patrol-plan?format=csv").await.text.starts_with("rank,cell,lon,lat"));
     assert_eq!(app.get(Role::Public, "/api/v1/patrol-plan").await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.get(Role::Reporter, "/api/v1/patrol-plan").await.status, StatusCode::FORBIDDEN);
-    let r = app.get(Role::Planner, "/api/v1/patrol-plan?units=0").await;
-    assert_eq!((r.status, r.field()), (StatusCode::BAD_REQUEST, "units".to_string()));
+    for bad in ["0", "51", "2.5", "many"] {
+        let r = app.get(Role::Planner, &format!("/api/v1/patrol-plan?units={bad}")).await;
+        assert_eq!((r.status, r.field()), (StatusCode::BAD_REQUEST, "units".to_string()), "units={bad}");
+    }
     let r = app.get(Role::Planner, "/api/v1/patrol-plan?radius_m=-5").await;
     assert_eq!((r.status, r.field()), (StatusCode::BAD_REQUEST, "radius_m".to_string()));
 }

@@ -9,13 +9,34 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::cells::{csv_text, view_params};
-use super::params;
 use crate::domain::from_millis;
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::views::{self, round6};
 use crate::scoring::patrol::{self, Method, RiskCell};
+
+/// `units` (1–50, default 5) and `radius_m` (50–20 000, default 1 000). Out of range is a 400,
+/// not clamped like a page size: a plan for fewer patrols than asked would read as complete.
+fn plan_params(q: &HashMap<String, String>) -> Result<(usize, f64), ApiError> {
+    let units = match q.get("units") {
+        None => 5,
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|u| (1..=50).contains(u))
+            .ok_or_else(|| ApiError::bad_param("units", "units must be an integer 1–50"))?,
+    };
+    let radius_m = match q.get("radius_m") {
+        None => 1_000.0,
+        Some(s) => s
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite() && (50.0..=20_000.0).contains(r))
+            .ok_or_else(|| ApiError::bad_param("radius_m", "radius_m must be a number of metres, 50–20000"))?,
+    };
+    Ok((units, radius_m))
+}
 
 /// `GET /api/v1/patrol-plan?units&radius_m&res&bbox&at&format=json|geojson|csv`.
 ///
@@ -28,16 +49,7 @@ pub async fn get_patrol_plan(
 ) -> Result<Response, ApiError> {
     let viewer = state.viewer(&caller);
     let (res, t, bbox) = view_params(&viewer, &q, 8)?;
-    let units = params::limit(q.get("units"), 5, 50)
-        .map_err(|_| ApiError::bad_param("units", "units must be an integer 1–50"))?;
-    let radius_m = match q.get("radius_m") {
-        None => 1_000.0,
-        Some(s) => s
-            .parse::<f64>()
-            .ok()
-            .filter(|r| r.is_finite() && (50.0..=20_000.0).contains(r))
-            .ok_or_else(|| ApiError::bad_param("radius_m", "radius_m must be a number of metres, 50–20000"))?,
-    };
+    let (units, radius_m) = plan_params(&q)?;
     let plan = {
         let engine = state.service.engine();
         let view = engine.at(t);
