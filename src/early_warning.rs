@@ -105,6 +105,14 @@ impl EarlyWarning {
         self.service.publish(Event::Alert(alert_json(record, event, None)));
     }
 
+    /// Every base cell holding reports, once each.
+    fn every_cell(&self) -> Vec<CellIndex> {
+        let mut all: Vec<CellIndex> = self.service.engine().entries().map(|e| e.cell).collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
     /// Runs the monitor (after every change, and every [`TICK`]) and the webhook dispatcher,
     /// which first delivers whatever a previous run left in the outbox.
     pub fn spawn(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
@@ -115,10 +123,7 @@ impl EarlyWarning {
         tokio::spawn(async move {
             let mut rx = me.service.subscribe();
             // What the store already holds may meet a rule (a restart, an import while stopped).
-            let mut all: Vec<CellIndex> = me.service.engine().entries().map(|e| e.cell).collect();
-            all.sort_unstable();
-            all.dedup();
-            if let Err(e) = me.evaluate(&all).await {
+            if let Err(e) = me.evaluate(&me.every_cell()).await {
                 tracing::warn!(error = %e, "alert evaluation at start failed; retried at the next change or tick");
             }
             let mut tick = tokio::time::interval(TICK);
@@ -130,7 +135,7 @@ impl EarlyWarning {
                     event = rx.recv() => match event {
                         Ok(Event::Cells(cells)) => (cells, false),
                         Ok(_) => continue,
-                        Err(RecvError::Lagged(_)) => (me.service.engine().entries().map(|e| e.cell).collect(), true),
+                        Err(RecvError::Lagged(_)) => (me.every_cell(), true),
                         Err(RecvError::Closed) => return,
                     },
                 };
@@ -224,7 +229,7 @@ impl EarlyWarning {
     pub async fn step(
         &self,
         id: Uuid,
-        status: &str,
+        status: &'static str,
         actor: &str,
         note: Option<String>,
     ) -> Result<AlertRecord, ServiceError> {
@@ -241,13 +246,12 @@ impl EarlyWarning {
                 format!("an alert that is {} cannot be {status}", current.status),
             )));
         }
-        let event = if status == "acknowledged" { "acknowledged" } else { "resolved" };
         let step = AlertEvent { status: status.into(), actor: actor.into(), at: Utc::now(), note: note.clone() };
         let extra = note.map(|n| ("note", Value::String(n)));
         let record = self
             .service
             .store()
-            .set_alert_status(id, step, self.announce(event, extra))
+            .set_alert_status(id, step, self.announce(status, extra))
             .await?
             .ok_or(ServiceError::NotFound)?;
         if status == "resolved" {

@@ -196,35 +196,36 @@ pub fn published(s: &CellScore, viewer: &Viewer) -> bool {
     !viewer.role.suppressed() || s.reports >= viewer.k
 }
 
+/// Where a suppressed role (planner) may see an alert: the cell at the publication resolution
+/// that holds the alert's cell, when that cell is backed by at least k reports at `view`'s time;
+/// `None` when the location must be withheld.
+#[must_use]
+pub fn published_alert_cell(cell: &str, viewer: &Viewer, view: &crate::scoring::View<'_>) -> Option<CellIndex> {
+    let cell = cell.parse::<CellIndex>().ok()?;
+    let coarse =
+        if cell.resolution() <= viewer.publication_res { Some(cell) } else { cell.parent(viewer.publication_res) };
+    coarse.filter(|c| view.cell_untrended(*c).is_some_and(|s| published(&s, viewer)))
+}
+
 /// An alert (its JSON, from [`crate::early_warning::alert_json`]) as a viewer may see it. For a
-/// suppressed role (planner) it names the cell at the publication resolution that holds the
-/// alert's cell, with that cell's centre, and no score of the finer cell; when that cell is
-/// backed by fewer than k reports at `view`'s time the location is withheld (`cell`, `res`,
-/// `centroid` null and `location_withheld: true`) — the alert itself still reaches them.
+/// suppressed role it names [`published_alert_cell`] with that cell's centre and no score of the
+/// finer cell, or withholds the location (`cell`, `res`, `centroid` null and
+/// `location_withheld: true`) — the alert itself still reaches them.
 #[must_use]
 pub fn alert_for(alert: &Value, viewer: &Viewer, view: &crate::scoring::View<'_>) -> Value {
     let mut v = alert.clone();
     if !viewer.role.suppressed() {
         return v;
     }
-    let cell = v["cell"].as_str().and_then(|c| c.parse::<CellIndex>().ok());
-    let coarse = cell.and_then(|c| {
-        if c.resolution() <= viewer.publication_res { Some(c) } else { c.parent(viewer.publication_res) }
-    });
-    let shown = coarse.filter(|c| view.cell(*c).is_some_and(|s| published(&s, viewer)));
+    let shown = v["cell"].as_str().and_then(|c| published_alert_cell(c, viewer, view));
     v["score"] = Value::Null;
-    if let Some(c) = shown {
+    v["location_withheld"] = json!(shown.is_none());
+    v["cell"] = json!(shown.map(|c| c.to_string()));
+    v["res"] = json!(shown.map(|c| u8::from(c.resolution())));
+    v["centroid"] = json!(shown.map(|c| {
         let (x, y) = grid::centre(c);
-        v["cell"] = json!(c.to_string());
-        v["res"] = json!(u8::from(c.resolution()));
-        v["centroid"] = json!([round6(x), round6(y)]);
-        v["location_withheld"] = json!(false);
-    } else {
-        v["cell"] = Value::Null;
-        v["res"] = Value::Null;
-        v["centroid"] = Value::Null;
-        v["location_withheld"] = json!(true);
-    }
+        [round6(x), round6(y)]
+    }));
     v
 }
 

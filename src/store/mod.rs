@@ -257,6 +257,25 @@ pub struct OutboxCounts {
     pub failed: u64,
 }
 
+/// The outbox counts query, the same on both backends.
+pub(crate) const OUTBOX_COUNTS_SQL: &str = "SELECT status, count(*) FROM webhook_outbox GROUP BY status";
+
+impl OutboxCounts {
+    /// From the `(status, count)` rows of [`OUTBOX_COUNTS_SQL`].
+    pub(crate) fn from_groups(rows: impl IntoIterator<Item = (String, i64)>) -> Self {
+        let mut c = Self::default();
+        for (status, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match status.as_str() {
+                "pending" => c.pending = n,
+                "delivered" => c.delivered = n,
+                _ => c.failed = n,
+            }
+        }
+        c
+    }
+}
+
 /// One alert with its lifecycle steps and actions, oldest first.
 pub type AlertDetail = (AlertRecord, Vec<AlertEvent>, Vec<AlertAction>);
 

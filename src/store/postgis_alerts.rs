@@ -199,19 +199,8 @@ impl PostgisStore {
     }
 
     pub(super) async fn outbox_counts_q(&self) -> Result<OutboxCounts, StoreError> {
-        let rows = sqlx::query("SELECT status, count(*) AS n FROM webhook_outbox GROUP BY status")
-            .fetch_all(self.pool())
-            .await?;
-        let mut c = OutboxCounts::default();
-        for r in rows {
-            let n = u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0);
-            match r.try_get::<String, _>("status")?.as_str() {
-                "pending" => c.pending = n,
-                "delivered" => c.delivered = n,
-                _ => c.failed = n,
-            }
-        }
-        Ok(c)
+        let rows: Vec<(String, i64)> = sqlx::query_as(super::OUTBOX_COUNTS_SQL).fetch_all(self.pool()).await?;
+        Ok(OutboxCounts::from_groups(rows))
     }
 
     pub(super) async fn list_alerts_q(&self, active_only: bool, limit: usize) -> Result<Vec<AlertRecord>, StoreError> {

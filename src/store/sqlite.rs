@@ -241,24 +241,20 @@ impl Store for SqliteStore {
         Box::pin(async move {
             // The table is clustered on id (WITHOUT ROWID): an id-ordered read is one sequential
             // pass, where the (received_at, id) order costs a B-tree lookup per row.
-            // No lower bound on the first page.
-            let (sql, from) = match after {
-                Some(id) => (
-                    "SELECT id, lon, lat, occurred_at, received_at, category, severity, verification \
-                              FROM reports WHERE id > ? ORDER BY id LIMIT ?",
-                    Some(id),
-                ),
-                None => (
-                    "SELECT id, lon, lat, occurred_at, received_at, category, severity, verification \
-                          FROM reports ORDER BY id LIMIT ?",
-                    None,
-                ),
+            // No lower bound on the first page (a constant condition: the id order still walks
+            // the table itself).
+            let sql = if after.is_some() {
+                "SELECT id, lon, lat, occurred_at, received_at, category, severity, verification FROM reports \
+                 WHERE id > ?1 ORDER BY id LIMIT ?2"
+            } else {
+                "SELECT id, lon, lat, occurred_at, received_at, category, severity, verification FROM reports \
+                 WHERE ?1 IS NULL ORDER BY id LIMIT ?2"
             };
-            let mut q = sqlx::query(sql);
-            if let Some(id) = from {
-                q = q.bind(id);
-            }
-            let rows = q.bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX)).fetch_all(&self.pool).await?;
+            let rows = sqlx::query(sql)
+                .bind(after)
+                .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
             rows.iter()
                 .map(|r| {
                     rows::core(
@@ -542,19 +538,8 @@ impl Store for SqliteStore {
 
     fn outbox_counts(&self) -> BoxFuture<'_, Result<OutboxCounts, StoreError>> {
         Box::pin(async move {
-            let rows = sqlx::query("SELECT status, count(*) AS n FROM webhook_outbox GROUP BY status")
-                .fetch_all(&self.pool)
-                .await?;
-            let mut c = OutboxCounts::default();
-            for r in rows {
-                let n = u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0);
-                match r.try_get::<String, _>("status")?.as_str() {
-                    "pending" => c.pending = n,
-                    "delivered" => c.delivered = n,
-                    _ => c.failed = n,
-                }
-            }
-            Ok(c)
+            let rows: Vec<(String, i64)> = sqlx::query_as(super::OUTBOX_COUNTS_SQL).fetch_all(&self.pool).await?;
+            Ok(OutboxCounts::from_groups(rows))
         })
     }
 

@@ -167,7 +167,7 @@ async fn step(
     id: &str,
     headers: &HeaderMap,
     body: Body,
-    status: &str,
+    status: &'static str,
 ) -> Result<Response, ApiError> {
     let id = alert_id(id)?;
     let input: NoteIn = json_body(headers, body, Some(NoteIn::default())).await?;
@@ -314,9 +314,9 @@ pub async fn get_cap(
         let engine = state.service.engine();
         let view = engine.at(Service::now_ms());
         for a in &mut alerts {
-            let shown = views::alert_for(&alert_json(a, "state", None), &viewer, &view);
-            a.cell = shown["cell"].as_str().unwrap_or_default().to_string();
-            a.res = shown["res"].as_u64().and_then(|r| u8::try_from(r).ok()).unwrap_or(0);
+            let shown = views::published_alert_cell(&a.cell, &viewer, &view);
+            a.cell = shown.map(|c| c.to_string()).unwrap_or_default();
+            a.res = shown.map_or(0, |c| u8::from(c.resolution()));
         }
     }
     let host = state.service.config().addr.to_string();
