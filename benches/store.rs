@@ -321,12 +321,14 @@ async fn bench_rebuild_read(n: usize) {
     let paged = t.elapsed();
     assert_eq!(read, n);
     let t = Instant::now();
-    let mut after = None;
+    let mut cursor = kinga::store::ScanCursor::default();
     let mut read = 0;
     loop {
-        let page = store.scan_cores(after, 20_000).await.expect("scan");
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
+        let (page, next) = store.scan_cores(cursor, 20_000).await.expect("scan");
+        if page.is_empty() {
+            break;
+        }
+        cursor = next;
         read += page.len();
     }
     let scanned = t.elapsed();

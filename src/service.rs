@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::config::{Config, region_from_text};
 use crate::domain::{FieldError, Region, Report, ReportInput, ValidationErrors, ValidationRules, Verification, field};
 use crate::scoring::{Engine, Entry, ScoringError};
-use crate::store::{AuditEntry, InsertOutcome, ReportQuery, Store, StoreError, VerificationChange};
+use crate::store::{AuditEntry, InsertOutcome, ReportQuery, ScanCursor, Store, StoreError, VerificationChange};
 
 /// Reports read per page while rebuilding the engine.
 const REBUILD_PAGE: usize = 20_000;
@@ -79,11 +79,13 @@ async fn rebuild(store: &Arc<dyn Store>, engine: &mut Engine) -> Result<(), Serv
     let reader = {
         let store = store.clone();
         tokio::spawn(async move {
-            let mut after = None;
+            let mut cursor = ScanCursor::default();
             loop {
-                let page = store.scan_cores(after, REBUILD_PAGE).await?;
-                let Some(last) = page.last() else { return Ok::<_, StoreError>(()) };
-                after = Some(last.id);
+                let (page, next) = store.scan_cores(cursor, REBUILD_PAGE).await?;
+                if page.is_empty() {
+                    return Ok::<_, StoreError>(());
+                }
+                cursor = next;
                 if tx.send(page).await.is_err() {
                     return Ok(());
                 }
@@ -318,21 +320,8 @@ impl Service {
             }
         }
         let stored = if valid.is_empty() { Vec::new() } else { self.commit(&valid).await? };
-        let mut created: Vec<&Report> = Vec::new();
-        for ((slot, report), outcome) in slots.iter().zip(&valid).zip(stored) {
-            outcomes[*slot] = Some(match outcome {
-                InsertOutcome::Created => {
-                    created.push(report);
-                    ItemOutcome::Created(report.clone())
-                }
-                InsertOutcome::Duplicate(existing) => ItemOutcome::Duplicate(*existing),
-                InsertOutcome::Conflict => ItemOutcome::Rejected(ValidationErrors(vec![FieldError::new(
-                    field::ID,
-                    "id_conflict",
-                    "a different report was already stored with this id",
-                )])),
-            });
-        }
+        let created: Vec<&Report> =
+            valid.iter().zip(&stored).filter(|(_, o)| matches!(o, InsertOutcome::Created)).map(|(r, _)| r).collect();
         if !created.is_empty() {
             let entries: Vec<Entry> = {
                 let mut engine = self.engine_mut();
@@ -354,6 +343,17 @@ impl Service {
                 let _ = self.events.send(Event::Report(e));
             }
             let _ = self.events.send(Event::Cells(cells));
+        }
+        for ((slot, report), outcome) in slots.into_iter().zip(valid).zip(stored) {
+            outcomes[slot] = Some(match outcome {
+                InsertOutcome::Created => ItemOutcome::Created(report),
+                InsertOutcome::Duplicate(existing) => ItemOutcome::Duplicate(*existing),
+                InsertOutcome::Conflict => ItemOutcome::Rejected(ValidationErrors(vec![FieldError::new(
+                    field::ID,
+                    "id_conflict",
+                    "a different report was already stored with this id",
+                )])),
+            });
         }
         Ok(outcomes.into_iter().map(|o| o.unwrap_or(ItemOutcome::Rejected(ValidationErrors::default()))).collect())
     }

@@ -141,7 +141,22 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>, prefix: &str) -
 }
 
 fn strict<'a, T: Deserialize<'a>>(text: &'a str, prefix: &str) -> Result<T, IntakeError> {
-    // Syntax first (truncation, NaN, depth beyond 128, trailing garbage): 400 whatever the shape.
+    // Valid input — nearly all of it — is parsed once. A typed parse that succeeds has checked
+    // the syntax of everything it read; the parts it skipped (a `RawValue` geometry or feature,
+    // members a struct ignores) are parsed strictly in turn by the caller, so the depth limit
+    // still holds everywhere. Only a failure pays for telling 400 from 422 below.
+    let mut de = serde_json::Deserializer::from_str(text);
+    if let Ok(value) = T::deserialize(&mut de)
+        && de.end().is_ok()
+    {
+        return Ok(value);
+    }
+    classified(text, prefix)
+}
+
+/// The slow path of [`strict`]: syntax first (truncation, NaN, depth beyond 128, trailing
+/// garbage: 400 whatever the shape), then the typed parse with the path of its error (422).
+fn classified<'a, T: Deserialize<'a>>(text: &'a str, prefix: &str) -> Result<T, IntakeError> {
     // (`IgnoredAny` would skip the depth limit; the `Value` is dropped, never read.)
     let mut syntax = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize::<_, serde_json::Value>(&mut syntax)
@@ -189,12 +204,20 @@ pub fn parse_feature(text: &str) -> Result<ReportInput, IntakeError> {
     let geometry = f
         .geometry
         .ok_or_else(|| IntakeError::invalid("/geometry", "geometry_empty", "a report needs a Point geometry"))?;
-    let kind: GeometryType = strict(geometry.get(), "/geometry")?;
-    if kind.kind.as_deref() != Some("Point") {
-        return Err(IntakeError::invalid("/geometry/type", "not_a_point", "a report location must be a GeoJSON Point"));
-    }
-    let point: PointIn = strict(geometry.get(), "/geometry")?;
-    debug_assert_eq!(point.kind, "Point");
+    let point = match serde_json::from_str::<PointIn>(geometry.get()) {
+        Ok(point) if point.kind == "Point" => point,
+        _ => {
+            let kind: GeometryType = strict(geometry.get(), "/geometry")?;
+            if kind.kind.as_deref() != Some("Point") {
+                return Err(IntakeError::invalid(
+                    "/geometry/type",
+                    "not_a_point",
+                    "a report location must be a GeoJSON Point",
+                ));
+            }
+            strict::<PointIn>(geometry.get(), "/geometry")?
+        }
+    };
     let coords = point.coordinates.unwrap_or_default();
     if coords.is_empty() {
         return Err(IntakeError::invalid(field::COORDINATES, "geometry_empty", "a Point needs [longitude, latitude]"));
@@ -252,7 +275,13 @@ pub fn parse_collection(text: &str) -> Result<Vec<BulkItem>, IntakeError> {
     if c.kind != "FeatureCollection" {
         return Err(IntakeError::invalid("/type", "invalid_type", "must be \"FeatureCollection\""));
     }
-    Ok(c.features.into_iter().enumerate().map(|(i, raw)| (i, parse_feature(raw.get()))).collect())
+    let items: Vec<BulkItem> =
+        c.features.into_iter().enumerate().map(|(i, raw)| (i, parse_feature(raw.get()))).collect();
+    if items.iter().any(|(_, item)| matches!(item, Err(IntakeError::Syntax(_)))) {
+        // A syntax error inside a feature (nesting too deep) makes the whole body malformed.
+        classified::<CollectionIn<'_>>(text, "")?;
+    }
+    Ok(items)
 }
 
 /// Parses NDJSON: one Feature per non-empty line.

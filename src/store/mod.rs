@@ -62,6 +62,20 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
     }
 }
 
+/// Where a [`Store::scan_cores`] pass stands: start from `ScanCursor::default()`, then pass the
+/// cursor each page returns. Opaque: each backend reads its table in its own storage order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanCursor(pub(crate) Option<ScanPosition>);
+
+/// A backend's position in its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScanPosition {
+    /// SQLite: the last rowid read (rows are stored in arrival order).
+    Row(i64),
+    /// PostGIS: the last id read (the primary-key order).
+    Id(Uuid),
+}
+
 /// Result of one insert.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InsertOutcome {
@@ -328,10 +342,15 @@ pub trait Store: Send + Sync {
     /// One report.
     fn get_report(&self, id: Uuid) -> BoxFuture<'_, Result<Option<Report>, StoreError>>;
 
-    /// The engine's columns of every report ([`ReportCore`]), in id order after `after`, at
-    /// most `limit` (any size): the start-up rebuild, reading the table in its own order with
-    /// no text columns.
-    fn scan_cores(&self, after: Option<Uuid>, limit: usize) -> BoxFuture<'_, Result<Vec<ReportCore>, StoreError>>;
+    /// The engine's columns of every report ([`ReportCore`]), at most `limit` (any size) after
+    /// `from`, and the cursor of the next page (an empty page: the pass is complete). The
+    /// start-up rebuild: the table read in its own storage order with no text columns; each
+    /// report stored before the pass began comes exactly once.
+    fn scan_cores(
+        &self,
+        from: ScanCursor,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<(Vec<ReportCore>, ScanCursor), StoreError>>;
 
     /// A page of reports (see [`ReportQuery`]).
     fn query_reports<'a>(&'a self, query: &'a ReportQuery) -> BoxFuture<'a, Result<Vec<Report>, StoreError>>;

@@ -27,7 +27,8 @@ use uuid::Uuid;
 
 use super::rows::{self, RawReport, check_text, reporter_json, tags_json};
 use super::{
-    AuditEntry, BoxFuture, InsertOutcome, MAX_PAGE, ReportQuery, Store, StoreError, TokenRecord, VerificationChange,
+    AuditEntry, BoxFuture, InsertOutcome, MAX_PAGE, ReportQuery, ScanCursor, ScanPosition, Store, StoreError,
+    TokenRecord, VerificationChange,
 };
 use crate::domain::{Report, ReportCore, Verification, truncate_micros};
 use crate::index::grid;
@@ -437,8 +438,19 @@ impl Store for PostgisStore {
         })
     }
 
-    fn scan_cores(&self, after: Option<Uuid>, limit: usize) -> BoxFuture<'_, Result<Vec<ReportCore>, StoreError>> {
+    fn scan_cores(
+        &self,
+        from: ScanCursor,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<(Vec<ReportCore>, ScanCursor), StoreError>> {
         Box::pin(async move {
+            let after = match from.0 {
+                None => None,
+                Some(ScanPosition::Id(id)) => Some(id),
+                Some(ScanPosition::Row(_)) => {
+                    return Err(StoreError::Config("an SQLite scan cursor given to PostGIS".into()));
+                }
+            };
             // No lower bound on the first page (and no OR: a generic plan would lose the index).
             let sql = if after.is_some() {
                 "SELECT id, lon, lat, occurred_at, received_at, category, severity, verification FROM reports \
@@ -452,7 +464,8 @@ impl Store for PostgisStore {
                 .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
                 .fetch_all(&self.pool)
                 .await?;
-            rows.iter()
+            let cores = rows
+                .iter()
                 .map(|r| {
                     rows::core(
                         r.try_get("id")?,
@@ -463,7 +476,9 @@ impl Store for PostgisStore {
                         r.try_get::<&str, _>("verification")?,
                     )
                 })
-                .collect()
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let next = cores.last().map_or(from, |c| ScanCursor(Some(ScanPosition::Id(c.id))));
+            Ok((cores, next))
         })
     }
 

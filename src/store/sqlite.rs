@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::rows::{self, RawReport, check_text, reporter_json, tags_json};
 use super::{
     AlertAction, AlertEvent, AlertRecord, Announce, AuditEntry, BoxFuture, InsertOutcome, MAX_PAGE, OutboxCounts,
-    OutboxMessage, ReportQuery, Store, StoreError, TokenRecord, VerificationChange,
+    OutboxMessage, ReportQuery, ScanCursor, ScanPosition, Store, StoreError, TokenRecord, VerificationChange,
 };
 use crate::domain::{Report, ReportCore, Verification};
 use crate::index::grid;
@@ -237,25 +237,35 @@ impl Store for SqliteStore {
         })
     }
 
-    fn scan_cores(&self, after: Option<Uuid>, limit: usize) -> BoxFuture<'_, Result<Vec<ReportCore>, StoreError>> {
+    fn scan_cores(
+        &self,
+        from: ScanCursor,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<(Vec<ReportCore>, ScanCursor), StoreError>> {
         Box::pin(async move {
-            // The table is clustered on id (WITHOUT ROWID): an id-ordered read is one sequential
-            // pass, where the (received_at, id) order costs a B-tree lookup per row.
-            // No lower bound on the first page (a constant condition: the id order still walks
-            // the table itself).
-            let sql = if after.is_some() {
-                "SELECT id, lon, lat, occurred_at, received_at, category, severity, verification FROM reports \
-                 WHERE id > ?1 ORDER BY id LIMIT ?2"
-            } else {
-                "SELECT id, lon, lat, occurred_at, received_at, category, severity, verification FROM reports \
-                 WHERE ?1 IS NULL ORDER BY id LIMIT ?2"
+            // Rows are stored in arrival order under their rowid: a rowid range is one
+            // sequential pass over the table (migration 0005).
+            let after = match from.0 {
+                None => 0,
+                Some(ScanPosition::Row(rowid)) => rowid,
+                Some(ScanPosition::Id(_)) => {
+                    return Err(StoreError::Config("a PostGIS scan cursor given to SQLite".into()));
+                }
             };
-            let rows = sqlx::query(sql)
-                .bind(after)
-                .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
-                .fetch_all(&self.pool)
-                .await?;
-            rows.iter()
+            let rows = sqlx::query(
+                "SELECT rowid, id, lon, lat, occurred_at, received_at, category, severity, verification \
+                 FROM reports WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+            )
+            .bind(after)
+            .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+            let next = match rows.last() {
+                Some(last) => ScanCursor(Some(ScanPosition::Row(last.try_get("rowid")?))),
+                None => from,
+            };
+            let cores = rows
+                .iter()
                 .map(|r| {
                     rows::core(
                         r.try_get("id")?,
@@ -266,7 +276,8 @@ impl Store for SqliteStore {
                         r.try_get_unchecked::<&str, _>("verification")?,
                     )
                 })
-                .collect()
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok((cores, next))
         })
     }
 

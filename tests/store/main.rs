@@ -16,3 +16,4 @@ mod backends;
 mod contract;
 mod crash;
 mod postgis_only;
+mod sqlite_only;
