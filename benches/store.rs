@@ -343,7 +343,7 @@ async fn bench_rebuild_read(n: usize) {
     assert_eq!(service.engine().len(), n);
     println!(
         "sqlite rebuild, {n} reports (filled in {filled:.1?}): full rows in (received_at, id) keyset pages of {PAGE} \
-         {paged:.2?}; engine columns in id order {scanned:.2?} ({:.0} reports/s); Service::start (read + score + \
+         {paged:.2?}; engine columns in storage order {scanned:.2?} ({:.0} reports/s); Service::start (read + score + \
          R-tree) {started:.2?}",
         per_sec(n, scanned)
     );

@@ -14,18 +14,26 @@ use crate::domain::{FieldError, Region, Report, ReportInput, ValidationErrors, V
 use crate::scoring::{Engine, Entry, ScoringError};
 use crate::store::{AuditEntry, InsertOutcome, ReportQuery, ScanCursor, Store, StoreError, VerificationChange};
 
-/// Reports read per page while rebuilding the engine.
-const REBUILD_PAGE: usize = 20_000;
+/// Reports read per page while rebuilding the engine. Pages of 20 000 left ~30 MiB more of
+/// transient row buffers resident after start-up with 1 M reports (297 vs 269 MiB, over the
+/// 300 MB target); smaller pages cost a little start-up time (benches/http, docs/perf.md).
+const REBUILD_PAGE: usize = 10_000;
 
-/// Submissions of at most this many reports may share a transaction with others.
-const GROUP_ITEM_MAX: usize = 256;
+/// Submissions of at most this many reports may share a transaction with others: single POSTs,
+/// and bulk bodies of up to 1 000 (concurrent bulks of 1 000 into a fresh store: 38–42 k → 42–47 k
+/// reports/s once they shared fsyncs; docs/perf.md).
+const GROUP_ITEM_MAX: usize = 1_000;
 /// The most reports one group commit holds.
 const GROUP_MAX: usize = 4_096;
 
 /// A submission waiting for the committer.
+/// A commit's answer: the reports themselves (moved through the committer, never copied) and
+/// their outcomes.
+type Committed = (Vec<Report>, Result<Vec<InsertOutcome>, StoreError>);
+
 struct PendingCommit {
     reports: Vec<Report>,
-    reply: tokio::sync::oneshot::Sender<Result<Vec<InsertOutcome>, StoreError>>,
+    reply: tokio::sync::oneshot::Sender<Committed>,
 }
 
 /// The committer: takes the waiting submissions (up to [`GROUP_MAX`] reports), stores them in
@@ -48,21 +56,31 @@ fn spawn_committer(store: Arc<dyn Store>) -> tokio::sync::mpsc::Sender<PendingCo
             }
             if group.len() == 1 {
                 let p = group.remove(0);
-                let _ = p.reply.send(store.insert_reports(&p.reports).await);
+                let result = store.insert_reports(&p.reports).await;
+                let _ = p.reply.send((p.reports, result));
                 continue;
             }
-            let all: Vec<Report> = group.iter().flat_map(|p| p.reports.iter().cloned()).collect();
-            match store.insert_reports(&all).await {
+            let mut all: Vec<Report> = Vec::with_capacity(size);
+            let mut parts = Vec::with_capacity(group.len());
+            for p in group {
+                parts.push((p.reports.len(), p.reply));
+                all.extend(p.reports);
+            }
+            let result = store.insert_reports(&all).await;
+            let mut all = all.into_iter();
+            match result {
                 Ok(outcomes) => {
                     let mut outcomes = outcomes.into_iter();
-                    for p in group {
-                        let mine: Vec<InsertOutcome> = outcomes.by_ref().take(p.reports.len()).collect();
-                        let _ = p.reply.send(Ok(mine));
+                    for (len, reply) in parts {
+                        let mine: Vec<InsertOutcome> = outcomes.by_ref().take(len).collect();
+                        let _ = reply.send((all.by_ref().take(len).collect(), Ok(mine)));
                     }
                 }
                 Err(_) => {
-                    for p in group {
-                        let _ = p.reply.send(store.insert_reports(&p.reports).await);
+                    for (len, reply) in parts {
+                        let reports: Vec<Report> = all.by_ref().take(len).collect();
+                        let result = store.insert_reports(&reports).await;
+                        let _ = reply.send((reports, result));
                     }
                 }
             }
@@ -319,7 +337,13 @@ impl Service {
                 Err(e) => outcomes.push(Some(ItemOutcome::Rejected(e))),
             }
         }
-        let stored = if valid.is_empty() { Vec::new() } else { self.commit(&valid).await? };
+        let (valid, stored) = if valid.is_empty() {
+            (valid, Vec::new())
+        } else {
+            let (back, result) = self.commit(valid).await;
+            let stored = result?;
+            (back.unwrap_or_default(), stored)
+        };
         let created: Vec<&Report> =
             valid.iter().zip(&stored).filter(|(_, o)| matches!(o, InsertOutcome::Created)).map(|(r, _)| r).collect();
         if !created.is_empty() {
@@ -362,14 +386,22 @@ impl Service {
     /// fsync) through the committer task; each caller still returns only after that commit, with
     /// the outcomes of its own reports, exactly as if the submissions had been stored one after
     /// the other. Large ones are stored on their own.
-    async fn commit(&self, reports: &[Report]) -> Result<Vec<InsertOutcome>, StoreError> {
+    ///
+    /// The reports come back with the outcomes (`None` only when the commit queue is gone).
+    async fn commit(&self, reports: Vec<Report>) -> (Option<Vec<Report>>, Result<Vec<InsertOutcome>, StoreError>) {
         if reports.len() > GROUP_ITEM_MAX {
-            return self.store.insert_reports(reports).await;
+            let result = self.store.insert_reports(&reports).await;
+            return (Some(reports), result);
         }
-        let (reply, answer) = tokio::sync::oneshot::channel();
         let closed = || StoreError::Unavailable("the commit queue is closed".into());
-        self.commits.send(PendingCommit { reports: reports.to_vec(), reply }).await.map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if self.commits.send(PendingCommit { reports, reply }).await.is_err() {
+            return (None, Err(closed()));
+        }
+        match answer.await {
+            Ok((reports, result)) => (Some(reports), result),
+            Err(_) => (None, Err(closed())),
+        }
     }
 
     /// One stored report.
