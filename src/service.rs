@@ -14,13 +14,12 @@ use crate::domain::{FieldError, Region, Report, ReportInput, ValidationErrors, V
 use crate::scoring::{Engine, Entry, ScoringError};
 use crate::store::{AuditEntry, InsertOutcome, ReportQuery, ScanCursor, Store, StoreError, VerificationChange};
 
-/// Reports read per page while rebuilding the engine. Pages of 20 000 left ~30 MiB more of
-/// transient row buffers resident after start-up with 1 M reports (297 vs 269 MiB, over the
-/// 300 MB target); smaller pages cost a little start-up time (benches/http, docs/perf.md).
-const REBUILD_PAGE: usize = 10_000;
+/// Reports read per page while rebuilding the engine (each backend decodes rows as they stream
+/// in, so a page costs only its `ReportCore`s: 20 000 → 1.6 MB).
+const REBUILD_PAGE: usize = 20_000;
 
 /// Submissions of at most this many reports may share a transaction with others: single POSTs,
-/// and bulk bodies of up to 1 000 (concurrent bulks of 1 000 into a fresh store: 38–42 k → 42–47 k
+/// and bulk bodies of up to 1 000 (concurrent bulks of 1 000 into a fresh store: 38–42 k → 41–51 k
 /// reports/s once they shared fsyncs; docs/perf.md).
 const GROUP_ITEM_MAX: usize = 1_000;
 /// The most reports one group commit holds.

@@ -459,24 +459,20 @@ impl Store for PostgisStore {
                 "SELECT id, lon, lat, occurred_at, received_at, category, severity, verification FROM reports \
                  WHERE $1::uuid IS NULL ORDER BY id LIMIT $2"
             };
-            let rows = sqlx::query(sql)
-                .bind(after)
-                .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
-                .fetch_all(&self.pool)
-                .await?;
-            let cores = rows
-                .iter()
-                .map(|r| {
-                    rows::core(
-                        r.try_get("id")?,
-                        (r.try_get("lon")?, r.try_get("lat")?),
-                        (r.try_get("occurred_at")?, r.try_get("received_at")?),
-                        r.try_get::<&str, _>("category")?,
-                        i64::from(r.try_get::<i16, _>("severity")?),
-                        r.try_get::<&str, _>("verification")?,
-                    )
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
+            // Decoded as they stream in (a page never holds its rows and its cores at once).
+            let mut stream =
+                sqlx::query(sql).bind(after).bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX)).fetch(&self.pool);
+            let mut cores = Vec::with_capacity(limit.min(100_000));
+            while let Some(r) = futures_util::TryStreamExt::try_next(&mut stream).await? {
+                cores.push(rows::core(
+                    r.try_get("id")?,
+                    (r.try_get("lon")?, r.try_get("lat")?),
+                    (r.try_get("occurred_at")?, r.try_get("received_at")?),
+                    r.try_get::<&str, _>("category")?,
+                    i64::from(r.try_get::<i16, _>("severity")?),
+                    r.try_get::<&str, _>("verification")?,
+                )?);
+            }
             let next = cores.last().map_or(from, |c| ScanCursor(Some(ScanPosition::Id(c.id))));
             Ok((cores, next))
         })

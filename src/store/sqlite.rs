@@ -252,31 +252,29 @@ impl Store for SqliteStore {
                     return Err(StoreError::Config("a PostGIS scan cursor given to SQLite".into()));
                 }
             };
-            let rows = sqlx::query(
+            // Rows are decoded as they stream in: a page never holds its rows and its cores at
+            // once (buffered rows of 20 000-row pages left ~30 MiB more resident after start-up).
+            let mut stream = sqlx::query(
                 "SELECT rowid, id, lon, lat, occurred_at, received_at, category, severity, verification \
                  FROM reports WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
             )
             .bind(after)
             .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
-            let next = match rows.last() {
-                Some(last) => ScanCursor(Some(ScanPosition::Row(last.try_get("rowid")?))),
-                None => from,
-            };
-            let cores = rows
-                .iter()
-                .map(|r| {
-                    rows::core(
-                        r.try_get("id")?,
-                        (r.try_get("lon")?, r.try_get("lat")?),
-                        (from_micros(r.try_get("occurred_at")?)?, from_micros(r.try_get("received_at")?)?),
-                        r.try_get_unchecked::<&str, _>("category")?,
-                        r.try_get("severity")?,
-                        r.try_get_unchecked::<&str, _>("verification")?,
-                    )
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
+            .fetch(&self.pool);
+            let mut cores = Vec::with_capacity(limit.min(100_000));
+            let mut last = None;
+            while let Some(r) = futures_util::TryStreamExt::try_next(&mut stream).await? {
+                last = Some(r.try_get::<i64, _>("rowid")?);
+                cores.push(rows::core(
+                    r.try_get("id")?,
+                    (r.try_get("lon")?, r.try_get("lat")?),
+                    (from_micros(r.try_get("occurred_at")?)?, from_micros(r.try_get("received_at")?)?),
+                    r.try_get_unchecked::<&str, _>("category")?,
+                    r.try_get("severity")?,
+                    r.try_get_unchecked::<&str, _>("verification")?,
+                )?);
+            }
+            let next = last.map_or(from, |rowid| ScanCursor(Some(ScanPosition::Row(rowid))));
             Ok((cores, next))
         })
     }
