@@ -207,7 +207,9 @@ pub fn parse_feature(text: &str) -> Result<ReportInput, IntakeError> {
     let point = match serde_json::from_str::<PointIn>(geometry.get()) {
         Ok(point) if point.kind == "Point" => point,
         _ => {
-            let kind: GeometryType = strict(geometry.get(), "/geometry")?;
+            // Not a valid Point: syntax first, as everywhere (`GeometryType` skips members
+            // it does not name, and skipping does not count nesting depth).
+            let kind: GeometryType = classified(geometry.get(), "/geometry")?;
             if kind.kind.as_deref() != Some("Point") {
                 return Err(IntakeError::invalid(
                     "/geometry/type",
@@ -396,6 +398,17 @@ mod tests {
         assert!(err(&OK.replace("34.76", "NaN")).0);
         assert!(err(&OK.replace("34.76", "1e400")).0);
         assert!(err(&format!("{}{}", "[".repeat(200), "]".repeat(200))).0);
+        // … also where the typed parse skips: a geometry that is not a Point, nested too deep;
+        // inside a FeatureCollection the whole body is malformed.
+        let deep = OK.replace(
+            r#"{"type":"Point","coordinates":[34.76,-0.09]}"#,
+            &format!(r#"{{"type":"Polygon","coordinates":{}{}}}"#, "[".repeat(200), "]".repeat(200)),
+        );
+        assert_ne!(deep, OK);
+        let (syntax, at, code) = err(&deep);
+        assert!(syntax && code == "malformed_json" && at.starts_with("/geometry/coordinates/0/0"), "{at} {code}");
+        let body = format!(r#"{{"type":"FeatureCollection","features":[{OK},{deep}]}}"#);
+        assert!(matches!(parse_collection(&body), Err(IntakeError::Syntax(_))));
         // J6 wrong type, J7 missing, J8 mass assignment, J9 duplicate key: 422 naming the field.
         assert_eq!(
             err(&OK.replace(r#""severity":2"#, r#""severity":"2""#)),
