@@ -25,11 +25,11 @@ const GROUP_ITEM_MAX: usize = 1_000;
 /// The most reports one group commit holds.
 const GROUP_MAX: usize = 4_096;
 
-/// A submission waiting for the committer.
-/// A commit's answer: the reports themselves (moved through the committer, never copied) and
+/// A commit's answer: the reports themselves (moved through the committer, never copied) with
 /// their outcomes.
-type Committed = (Vec<Report>, Result<Vec<InsertOutcome>, StoreError>);
+type Committed = Result<(Vec<Report>, Vec<InsertOutcome>), StoreError>;
 
+/// A submission waiting for the committer.
 struct PendingCommit {
     reports: Vec<Report>,
     reply: tokio::sync::oneshot::Sender<Committed>,
@@ -53,12 +53,6 @@ fn spawn_committer(store: Arc<dyn Store>) -> tokio::sync::mpsc::Sender<PendingCo
                     Err(_) => break,
                 }
             }
-            if group.len() == 1 {
-                let p = group.remove(0);
-                let result = store.insert_reports(&p.reports).await;
-                let _ = p.reply.send((p.reports, result));
-                continue;
-            }
             let mut all: Vec<Report> = Vec::with_capacity(size);
             let mut parts = Vec::with_capacity(group.len());
             for p in group {
@@ -71,15 +65,18 @@ fn spawn_committer(store: Arc<dyn Store>) -> tokio::sync::mpsc::Sender<PendingCo
                 Ok(outcomes) => {
                     let mut outcomes = outcomes.into_iter();
                     for (len, reply) in parts {
-                        let mine: Vec<InsertOutcome> = outcomes.by_ref().take(len).collect();
-                        let _ = reply.send((all.by_ref().take(len).collect(), Ok(mine)));
+                        let _ =
+                            reply.send(Ok((all.by_ref().take(len).collect(), outcomes.by_ref().take(len).collect())));
                     }
+                }
+                // One submission alone: its own error.
+                Err(e) if parts.len() == 1 => {
+                    let _ = parts.remove(0).1.send(Err(e));
                 }
                 Err(_) => {
                     for (len, reply) in parts {
                         let reports: Vec<Report> = all.by_ref().take(len).collect();
-                        let result = store.insert_reports(&reports).await;
-                        let _ = reply.send((reports, result));
+                        let _ = reply.send(store.insert_reports(&reports).await.map(|o| (reports, o)));
                     }
                 }
             }
@@ -336,13 +333,7 @@ impl Service {
                 Err(e) => outcomes.push(Some(ItemOutcome::Rejected(e))),
             }
         }
-        let (valid, stored) = if valid.is_empty() {
-            (valid, Vec::new())
-        } else {
-            let (back, result) = self.commit(valid).await;
-            let stored = result?;
-            (back.unwrap_or_default(), stored)
-        };
+        let (valid, stored) = if valid.is_empty() { (valid, Vec::new()) } else { self.commit(valid).await? };
         let created: Vec<&Report> =
             valid.iter().zip(&stored).filter(|(_, o)| matches!(o, InsertOutcome::Created)).map(|(r, _)| r).collect();
         if !created.is_empty() {
@@ -385,22 +376,15 @@ impl Service {
     /// fsync) through the committer task; each caller still returns only after that commit, with
     /// the outcomes of its own reports, exactly as if the submissions had been stored one after
     /// the other. Large ones are stored on their own.
-    ///
-    /// The reports come back with the outcomes (`None` only when the commit queue is gone).
-    async fn commit(&self, reports: Vec<Report>) -> (Option<Vec<Report>>, Result<Vec<InsertOutcome>, StoreError>) {
+    /// The reports come back with their outcomes.
+    async fn commit(&self, reports: Vec<Report>) -> Committed {
         if reports.len() > GROUP_ITEM_MAX {
-            let result = self.store.insert_reports(&reports).await;
-            return (Some(reports), result);
+            return self.store.insert_reports(&reports).await.map(|o| (reports, o));
         }
         let closed = || StoreError::Unavailable("the commit queue is closed".into());
         let (reply, answer) = tokio::sync::oneshot::channel();
-        if self.commits.send(PendingCommit { reports, reply }).await.is_err() {
-            return (None, Err(closed()));
-        }
-        match answer.await {
-            Ok((reports, result)) => (Some(reports), result),
-            Err(_) => (None, Err(closed())),
-        }
+        self.commits.send(PendingCommit { reports, reply }).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 
     /// One stored report.

@@ -72,7 +72,8 @@ pub(crate) struct Row {
 /// far cheaper than the full [`ResCache`] (which takes every active cell's neighbourhood).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Globals {
-    /// Gi* statistics on values divided by `max_short`.
+    /// Gi* statistics of the study area on values divided by `max_short` (Gi* is
+    /// scale-invariant; normalising keeps squares of tiny decayed values from underflowing).
     pub gi: GiStats,
     /// The largest short accumulator of a study-area cell (reference units).
     pub max_short: f64,
@@ -82,7 +83,7 @@ impl Globals {
     fn of(level: &FxHashMap<CellIndex, CellAccum>, area: &StudyArea, res: Resolution) -> Self {
         let max_short =
             level.iter().filter(|(cell, _)| area.contains(**cell)).map(|(_, acc)| acc.short).fold(0.0, f64::max);
-        let scale = if max_short > 0.0 { 1.0 / max_short } else { 1.0 };
+        let scale = Self::scale_for(max_short);
         let (mut sum, mut sum_sq) = (0.0, 0.0);
         for (cell, acc) in level {
             if area.contains(*cell) {
@@ -94,19 +95,21 @@ impl Globals {
         Self { gi: GiStats::new(area.len(res), sum, sum_sq), max_short }
     }
 
+    /// Factor that normalises short accumulators for Gi*.
     fn scale(&self) -> f64 {
-        if self.max_short > 0.0 { 1.0 / self.max_short } else { 1.0 }
+        Self::scale_for(self.max_short)
+    }
+
+    fn scale_for(max_short: f64) -> f64 {
+        if max_short > 0.0 { 1.0 / max_short } else { 1.0 }
     }
 }
 
 /// Per-resolution values that depend on the whole state, computed lazily once per version.
 #[derive(Debug)]
 pub(crate) struct ResCache {
-    /// Gi* statistics of the study area on values divided by `max_short` (Gi* is
-    /// scale-invariant; normalising keeps squares of tiny decayed values from underflowing).
-    pub gi: GiStats,
-    /// The largest short accumulator of a study-area cell (reference units).
-    pub max_short: f64,
+    /// The whole-resolution statistics the table was built with.
+    pub globals: Globals,
     /// Every active cell.
     pub rows: Vec<Row>,
     /// Cell → position in `rows`.
@@ -127,12 +130,7 @@ impl ResCache {
             let r = &self.rows[*i as usize];
             return (r.nsum, r.ncount, r.gi_z);
         }
-        neighbourhood(cell, level, area, k, &self.gi, self.scale())
-    }
-
-    /// Factor that normalises short accumulators for Gi*.
-    fn scale(&self) -> f64 {
-        if self.max_short > 0.0 { 1.0 / self.max_short } else { 1.0 }
+        neighbourhood(cell, level, area, k, &self.globals.gi, self.globals.scale())
     }
 }
 
@@ -304,7 +302,7 @@ impl ScoreState {
         let res = cell.resolution();
         let slot = grid::slot(res).unwrap_or(0);
         if let Some(cache) = self.caches[slot].get() {
-            return (cache.neighbourhood(cell, &self.levels[slot], area, k), cache.max_short);
+            return (cache.neighbourhood(cell, &self.levels[slot], area, k), cache.globals.max_short);
         }
         let g = self.globals(res, area);
         (neighbourhood(cell, &self.levels[slot], area, k, &g.gi, g.scale()), g.max_short)
@@ -315,12 +313,12 @@ impl ScoreState {
         let slot = grid::slot(res).unwrap_or(0);
         self.caches[slot].get_or_init(|| {
             let level = &self.levels[slot];
-            let Globals { gi, max_short } = self.globals(res, area);
-            let scale = if max_short > 0.0 { 1.0 / max_short } else { 1.0 };
+            let globals = self.globals(res, area);
+            let scale = globals.scale();
             let rows: Vec<Row> = level
                 .iter()
                 .map(|(cell, acc)| {
-                    let (nsum, ncount, gi_z) = neighbourhood(*cell, level, area, k, &gi, scale);
+                    let (nsum, ncount, gi_z) = neighbourhood(*cell, level, area, k, &globals.gi, scale);
                     Row {
                         cell: *cell,
                         short: acc.short,
@@ -336,7 +334,7 @@ impl ScoreState {
                 .collect();
             #[expect(clippy::cast_possible_truncation, reason = "cells per level are far below 2^32")]
             let by_cell = rows.iter().enumerate().map(|(i, r)| (r.cell, i as u32)).collect();
-            ResCache { gi, max_short, rows, by_cell }
+            ResCache { globals, rows, by_cell }
         })
     }
 }

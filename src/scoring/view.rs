@@ -381,7 +381,7 @@ impl<'a> View<'a> {
             .iter()
             .filter(|r| bbox.is_none_or(|b| b.contains(r.centre.0, r.centre.1)))
             .map(|r| {
-                let mut s = self.score_row(res, &gate(*r, cache.max_short * factors.0), factors);
+                let mut s = self.score_row(res, &gate(*r, cache.globals.max_short * factors.0), factors);
                 s.trend = self.trend(r.cell, s.intensity);
                 s
             })
@@ -426,7 +426,7 @@ impl<'a> View<'a> {
             .into_iter()
             .enumerate()
             .map(|(i, (_, row))| {
-                let mut s = self.score_row(res, &gate(*row, cache.max_short * factors.0), factors);
+                let mut s = self.score_row(res, &gate(*row, cache.globals.max_short * factors.0), factors);
                 s.trend = self.trend(row.cell, s.intensity);
                 Hotspot { rank: i + 1, drivers: self.drivers(row.cell), score: s }
             })

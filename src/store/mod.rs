@@ -67,6 +67,30 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScanCursor(pub(crate) Option<ScanPosition>);
 
+impl ScanCursor {
+    /// SQLite's position: the last rowid read (0 before the first page).
+    pub(crate) fn rowid(self) -> Result<i64, StoreError> {
+        match self.0 {
+            None => Ok(0),
+            Some(ScanPosition::Row(rowid)) => Ok(rowid),
+            Some(ScanPosition::Id(_)) => Err(Self::foreign()),
+        }
+    }
+
+    /// PostGIS's position: the last id read (`None` before the first page).
+    pub(crate) fn id(self) -> Result<Option<Uuid>, StoreError> {
+        match self.0 {
+            None => Ok(None),
+            Some(ScanPosition::Id(id)) => Ok(Some(id)),
+            Some(ScanPosition::Row(_)) => Err(Self::foreign()),
+        }
+    }
+
+    fn foreign() -> StoreError {
+        StoreError::Config("a scan cursor of the other backend".into())
+    }
+}
+
 /// A backend's position in its table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ScanPosition {

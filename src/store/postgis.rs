@@ -444,13 +444,7 @@ impl Store for PostgisStore {
         limit: usize,
     ) -> BoxFuture<'_, Result<(Vec<ReportCore>, ScanCursor), StoreError>> {
         Box::pin(async move {
-            let after = match from.0 {
-                None => None,
-                Some(ScanPosition::Id(id)) => Some(id),
-                Some(ScanPosition::Row(_)) => {
-                    return Err(StoreError::Config("an SQLite scan cursor given to PostGIS".into()));
-                }
-            };
+            let after = from.id()?;
             // No lower bound on the first page (and no OR: a generic plan would lose the index).
             let sql = if after.is_some() {
                 "SELECT id, lon, lat, occurred_at, received_at, category, severity, verification FROM reports \

@@ -243,17 +243,10 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> BoxFuture<'_, Result<(Vec<ReportCore>, ScanCursor), StoreError>> {
         Box::pin(async move {
-            // Rows are stored in arrival order under their rowid: a rowid range is one
-            // sequential pass over the table (migration 0005).
-            let after = match from.0 {
-                None => 0,
-                Some(ScanPosition::Row(rowid)) => rowid,
-                Some(ScanPosition::Id(_)) => {
-                    return Err(StoreError::Config("a PostGIS scan cursor given to SQLite".into()));
-                }
-            };
-            // Rows are decoded as they stream in: a page never holds its rows and its cores at
-            // once (buffered rows of 20 000-row pages left ~30 MiB more resident after start-up).
+            // Rows are stored in arrival order under their rowid (migration 0005): a rowid range
+            // is one sequential pass. They are decoded as they stream in, so a page never holds
+            // its rows and its cores at once (buffered 20 000-row pages left ~30 MiB more resident).
+            let after = from.rowid()?;
             let mut stream = sqlx::query(
                 "SELECT rowid, id, lon, lat, occurred_at, received_at, category, severity, verification \
                  FROM reports WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
